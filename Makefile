@@ -1,0 +1,42 @@
+# The two commands a newcomer needs (README.md):
+#   make demo   install, migrate, load reference + demo data, start the dashboard
+#   make test   lint, type-check and run the whole test suite against PostgreSQL and Redis
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# The tests run against the real services; these defaults match a developer machine and CI.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/birthcare
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: demo test install install-dev lint
+
+$(BIN)/activate:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/activate
+	$(BIN)/pip install --quiet -r requirements.txt
+
+install-dev: $(BIN)/activate
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+
+demo: install
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py load_reference_data
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
+	@echo
+	@echo "Dashboard: http://$(HOST):$(PORT)/  (demo logins above)"
+	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --ws-per-message-deflate false
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy .
+
+test: lint
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+	EMBEDDED_BEAT=false LIVE_PUSH_PREFIX=test-$$$$ \
+	$(BIN)/pytest $(PYTEST_ARGS)

@@ -1,0 +1,111 @@
+"""The board websocket: push only. Writes travel over normal POSTs."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from capacity import live, selectors
+from capacity.models import BoardToken
+from hospitals.models import Region
+from hospitals.permissions import can_view_board
+
+# Close codes that the htmx ws extension does not retry: the page shows why.
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+
+SNAPSHOT_TTL = 30.0  # seconds; relative times ("12 min ago") are refreshed in the browser
+
+
+class SnapshotCache:
+    """Render each board's full snapshot once per language, not once per socket.
+
+    A reconnect storm (every deploy) would otherwise render the board thousands of
+    times. An entry is valid until the hub has seen a newer event, or for 30 s.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[int | None, str], tuple[int, float, str]] = {}
+
+    def get(self, region_id: int | None, lang: str) -> str | None:
+        entry = self._entries.get((region_id, lang))
+        if entry and entry[0] == live.hub.seq and time.monotonic() - entry[1] < SNAPSHOT_TTL:
+            return entry[2]
+        return None
+
+    def put(self, region_id: int | None, lang: str, html: str, seq: int) -> None:
+        self._entries[(region_id, lang)] = (seq, time.monotonic(), html)
+
+
+snapshots = SnapshotCache()
+
+
+def _render_snapshot(region_id: int | None, lang: str) -> str:
+    region = Region.objects.get(pk=region_id) if region_id else None
+    locations = selectors.board_locations(region=region)
+    with translation.override(lang):
+        return render_to_string("capacity/_snapshot.html", {"locations": locations})
+
+
+class BoardConsumer(AsyncWebsocketConsumer):
+    # No per-socket channel-layer channel: board frames come from the process's hub
+    # (capacity/live.py). An alias that is not configured makes Channels skip it.
+    channel_layer_alias = "board-sockets-use-the-hub"
+    lang: str = settings.LANGUAGE_CODE
+    region_id: int | None = None
+
+    async def connect(self) -> None:
+        kwargs: dict[str, Any] = self.scope["url_route"]["kwargs"]
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        requested = (query.get("lang") or [""])[0]
+        if requested in dict(settings.LANGUAGES):
+            self.lang = requested
+        if "token" in kwargs:
+            token = await database_sync_to_async(BoardToken.lookup)(kwargs["token"])
+            if token is None:
+                await self.close(code=CLOSE_FORBIDDEN)
+                return
+            self.region_id = token.region_id
+        else:
+            if not can_view_board(self.scope.get("user")):
+                await self.close(code=CLOSE_FORBIDDEN)
+                return
+            scope = kwargs["scope"]
+            if scope != "national":
+                region_id = await database_sync_to_async(
+                    lambda: Region.objects.filter(code=scope).values_list("id", flat=True).first()
+                )()
+                if region_id is None:
+                    await self.close(code=CLOSE_NOT_FOUND)
+                    return
+                self.region_id = region_id
+        await self.accept()
+        group = live.region_group(self.region_id) if self.region_id else live.NATIONAL
+        await live.hub.join([group], self)
+        await self.resync()
+
+    async def disconnect(self, code: int) -> None:
+        live.hub.leave(self)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        # The socket only pushes. htmx may send form data over it; ignore it.
+        return
+
+    async def send_frame(self, frame: str) -> None:
+        await self.send(text_data=frame)
+
+    async def resync(self) -> None:
+        """Send a full snapshot of every row this board shows."""
+        seq = live.hub.seq
+        html = snapshots.get(self.region_id, self.lang)
+        if html is None:
+            html = await database_sync_to_async(_render_snapshot)(self.region_id, self.lang)
+            snapshots.put(self.region_id, self.lang, html, seq)
+        await self.send(text_data=html)

@@ -1,0 +1,183 @@
+"""Live push of board rows: cross Redis once per process, fan out locally.
+
+The textbook Channels design (every socket joins a region group) costs one Redis
+message per socket per update and misses the latency target by 6x at 1,000
+boards (docs/realtime.md). Instead:
+
+* the writer renders the changed location's row once per language, right after
+  commit, and publishes one message;
+* every server process holds one ``Hub`` with one Redis pub/sub subscription
+  (embedded mode: no Redis, the message is handed to the hub's event loop);
+* the hub sends the pre-rendered frame to the sockets of that process that watch
+  the location's region or the national board.
+
+Frames are full snapshots of a row, never deltas, so a lost or repeated message
+does no harm; every socket gets a full snapshot on (re)connect, and again after
+the hub lost and regained Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Iterable
+from typing import Any, Protocol
+
+import redis
+import redis.asyncio as aioredis
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import translation
+
+logger = logging.getLogger(__name__)
+
+NATIONAL = "national"
+
+
+def region_group(region_id: int) -> str:
+    return f"region-{region_id}"
+
+
+class Subscriber(Protocol):
+    lang: str
+
+    async def send_frame(self, frame: str) -> None: ...
+
+    async def resync(self) -> None: ...
+
+
+class Hub:
+    """Per-process registry of board sockets and the one subscription that feeds them."""
+
+    def __init__(self) -> None:
+        self.groups: dict[str, set[Subscriber]] = {}
+        self.seq = 0  # bumped on every event: lets snapshot caches know they are outdated
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._sync_client: redis.Redis | None = None
+
+    @property
+    def channel(self) -> str:
+        return f"{settings.LIVE_PUSH_PREFIX}:events"
+
+    # --- sockets (called on the event loop) ---------------------------------------
+    async def join(self, groups: Iterable[str], subscriber: Subscriber) -> None:
+        loop = asyncio.get_running_loop()
+        if self.loop is not loop:
+            # A new event loop (a test, or a server restarted in-process): start afresh.
+            self._reset(loop)
+        for group in groups:
+            self.groups.setdefault(group, set()).add(subscriber)
+        if settings.REDIS_URL and (self._listener is None or self._listener.done()):
+            self._listener = loop.create_task(self._listen())
+
+    def leave(self, subscriber: Subscriber) -> None:
+        for group in list(self.groups):
+            members = self.groups[group]
+            members.discard(subscriber)
+            if not members:
+                del self.groups[group]
+
+    def _reset(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._listener is not None and not self._listener.done():
+            self._listener.cancel()
+        self._listener = None
+        self.groups = {}
+        self.loop = loop
+
+    def connection_count(self) -> int:
+        return len({id(s) for members in self.groups.values() for s in members})
+
+    # --- publishing (called from sync code, after commit) -----------------------
+    def publish(self, event: dict[str, Any]) -> None:
+        """Hand one event to every process. Never raises: the change is already saved."""
+        try:
+            if settings.REDIS_URL:
+                self._redis().publish(self.channel, json.dumps(event))
+            elif self.loop is not None and not self.loop.is_closed():
+                self.loop.call_soon_threadsafe(lambda: self.loop.create_task(self.dispatch(event)))  # type: ignore[union-attr]
+        except (redis.RedisError, RuntimeError):
+            # Boards pick the change up from the snapshot they get on reconnect.
+            logger.exception("live push of %s failed", event.get("location_id"))
+
+    def _redis(self) -> redis.Redis:
+        if self._sync_client is None:
+            self._sync_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+        return self._sync_client
+
+    # --- fan-out (on the event loop) ----------------------------------------------
+    async def dispatch(self, event: dict[str, Any]) -> None:
+        self.seq += 1
+        frames: dict[str, str] = event["frames"]
+        targets: set[Subscriber] = set()
+        for group in event["groups"]:
+            targets.update(self.groups.get(group, ()))
+        if not targets:
+            return
+        default = frames.get(settings.LANGUAGE_CODE) or next(iter(frames.values()))
+        await _gather_logged(s.send_frame(frames.get(s.lang, default)) for s in targets)
+
+    async def _listen(self) -> None:
+        """Hold the process's one subscription; on reconnect, resync every local socket."""
+        backoff = 0.5
+        first = True
+        while True:
+            client = aioredis.Redis.from_url(settings.REDIS_URL)
+            try:
+                async with client.pubsub() as pubsub:
+                    await pubsub.subscribe(self.channel)
+                    backoff = 0.5
+                    if not first:
+                        self.seq += 1
+                        await self._resync_all()
+                    first = False
+                    async for message in pubsub.listen():
+                        if message["type"] != "message":
+                            continue
+                        await self.dispatch(json.loads(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("live push subscription lost; reconnecting in %.1fs", backoff, exc_info=True)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+            finally:
+                await client.aclose()
+
+    async def _resync_all(self) -> None:
+        subscribers = {s for members in self.groups.values() for s in members}
+        await _gather_logged(s.resync() for s in subscribers)
+
+
+async def _gather_logged(coros: Iterable[Awaitable[None]]) -> None:
+    results = await asyncio.gather(*coros, return_exceptions=True)
+    for result in results:
+        if isinstance(result, Exception):
+            logger.info("live push to one socket failed: %r", result)
+
+
+hub = Hub()
+
+
+def render_location_frames(location_id: int) -> tuple[int, dict[str, str]] | None:
+    """Render one location's board row once per language, as an htmx out-of-band swap."""
+    from capacity.selectors import board_location
+
+    location = board_location(location_id)
+    if location is None:
+        return None
+    frames: dict[str, str] = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            frames[code] = render_to_string("capacity/_location.html", {"location": location, "oob": True})
+    return location.region_id, frames
+
+
+def publish_location(location_id: int) -> None:
+    """Push a location's current row to every board that shows it (called after commit)."""
+    rendered = render_location_frames(location_id)
+    if rendered is None:
+        return
+    region_id, frames = rendered
+    hub.publish({"location_id": location_id, "groups": [region_group(region_id), NATIONAL], "frames": frames})

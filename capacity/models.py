@@ -1,0 +1,220 @@
+"""Units, their current state, and the append-only history of every change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from hospitals.models import Location, Region
+
+
+class Unit(models.Model):
+    class Kind(models.TextChoices):
+        DELIVERY_SUITE = "delivery_suite", _("delivery suite")
+        BIRTH_CENTRE = "birth_centre", _("birth centre")
+        NICU = "nicu", _("NICU")
+        HIGH_CARE = "high_care", _("neonatal high care")
+        MEDIUM_CARE = "medium_care", _("neonatal medium care")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        LIMITED = "limited", _("limited")
+        STOP = "stop", _("admission stop")
+
+    class StopReason(models.TextChoices):
+        BEDS = "beds", _("no beds")
+        STAFF = "staff", _("no staff")
+        OTHER = "other", _("other")
+
+    # Display order on the board: obstetric units first, then neonatology by level.
+    KIND_ORDER = [Kind.DELIVERY_SUITE, Kind.BIRTH_CENTRE, Kind.NICU, Kind.HIGH_CARE, Kind.MEDIUM_CARE]
+
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="units", verbose_name=_("location"))
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    staffed_total = models.PositiveSmallIntegerField(_("beds staffed"))
+    available = models.PositiveSmallIntegerField(_("beds free"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    stop_reason = models.CharField(_("stop reason"), max_length=10, choices=StopReason.choices, blank=True)
+    stop_expected_end = models.DateTimeField(_("expected end of stop"), null=True, blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    version = models.PositiveIntegerField(_("version"), default=1)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(_("figures confirmed at"), default=timezone.now)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Bookkeeping for the periodic task: set once when it pushed the stale flag or
+    # sent the reminder, cleared by the next update or confirmation.
+    stale_flagged_at = models.DateTimeField(null=True, blank=True, editable=False)
+    stop_overdue_flagged_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reminder_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["location__name", "kind"]
+        verbose_name = _("unit")
+        verbose_name_plural = _("units")
+        constraints = [
+            models.UniqueConstraint(fields=["location", "kind"], name="unit_one_per_kind_per_location"),
+            models.CheckConstraint(
+                condition=models.Q(available__lte=models.F("staffed_total")), name="unit_available_lte_total"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="stop") | ~models.Q(stop_reason=""), name="unit_stop_has_reason"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.location} – {self.get_kind_display()}"
+
+    def stale_since(self, now: datetime | None = None) -> datetime | None:
+        """When the figures became out of date, or None while they are fresh."""
+        deadline = self.confirmed_at + settings.CAPACITY_STALE_AFTER
+        return deadline if (now or timezone.now()) >= deadline else None
+
+    def is_stale(self, now: datetime | None = None) -> bool:
+        return self.stale_since(now) is not None
+
+    def needs_confirmation(self, now: datetime | None = None) -> bool:
+        """Within the reminder window before going stale, or already stale."""
+        due = self.confirmed_at + settings.CAPACITY_STALE_AFTER - settings.CAPACITY_REMIND_BEFORE
+        return (now or timezone.now()) >= due
+
+    def is_stop_overdue(self, now: datetime | None = None) -> bool:
+        return (
+            self.status == self.Status.STOP
+            and self.stop_expected_end is not None
+            and self.stop_expected_end <= (now or timezone.now())
+        )
+
+    @property
+    def colour(self) -> str:
+        """Traffic-light rule of the Gelderse Vallei pilot: green 2+, orange 1, red 0 or stop."""
+        if self.status == self.Status.STOP or self.available == 0:
+            return "red"
+        if self.available == 1:
+            return "orange"
+        return "green"
+
+    def snapshot(self) -> dict[str, object]:
+        """The state as recorded in history (before/after)."""
+        return {
+            "staffed_total": self.staffed_total,
+            "available": self.available,
+            "status": self.status,
+            "stop_reason": self.stop_reason,
+            "stop_expected_end": self.stop_expected_end.isoformat() if self.stop_expected_end else None,
+            "note": self.note,
+            "version": self.version,
+        }
+
+
+class CapacityEvent(models.Model):
+    """Append-only history: who changed which unit, how, when and through which interface."""
+
+    class Action(models.TextChoices):
+        UPDATE = "update", _("update")
+        CONFIRM = "confirm", _("confirmed unchanged")
+        STALE = "stale", _("flagged out of date")
+        STOP_OVERDUE = "stop_overdue", _("stop past expected end")
+
+    class Source(models.TextChoices):
+        WEB = "web", _("web page")
+        API = "api", _("API")
+        SYSTEM = "system", _("system")
+        ADMIN = "admin", _("administration")
+
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="events", verbose_name=_("unit"))
+    action = models.CharField(_("action"), max_length=16, choices=Action.choices)
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="capacity_events",
+        verbose_name=_("by"),
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+    version = models.PositiveIntegerField(_("version after"))
+    before = models.JSONField(_("before"))
+    after = models.JSONField(_("after"))
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("capacity change")
+        verbose_name_plural = _("capacity history")
+        indexes = [models.Index(fields=["unit", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.unit} v{self.version} {self.action} {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise RuntimeError("capacity history is append-only")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise RuntimeError("capacity history is append-only")
+
+
+class BoardToken(models.Model):
+    """A revocable link for a read-only wall screen showing one region's (or the national) board."""
+
+    label = models.CharField(
+        _("label"), max_length=80, help_text=_("Where the screen hangs, e.g. 'Delivery suite desk'.")
+    )
+    region = models.ForeignKey(
+        "hospitals.Region",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="board_tokens",
+        verbose_name=_("region"),
+        help_text=_("Leave empty for the national board."),
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("wall-screen link")
+        verbose_name_plural = _("wall-screen links")
+
+    def __str__(self) -> str:
+        return self.label
+
+    @staticmethod
+    def hash(raw: str) -> str:
+        import hashlib
+
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    def issue_raw(self) -> str:
+        """Give this link a new secret; the raw value is shown once and only its hash is stored."""
+        import secrets
+
+        raw = secrets.token_urlsafe(32)
+        self.token_hash = self.hash(raw)
+        return raw
+
+    @classmethod
+    def issue(cls, *, label: str, region: Region | None, created_by: Any) -> tuple[BoardToken, str]:
+        token = cls(label=label, region=region, created_by=created_by)
+        raw = token.issue_raw()
+        token.save()
+        return token, raw
+
+    @classmethod
+    def lookup(cls, raw: str) -> BoardToken | None:
+        return cls.objects.filter(token_hash=cls.hash(raw), revoked_at__isnull=True).select_related("region").first()

@@ -1,0 +1,67 @@
+"""Reads for the board and the staff page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from capacity.models import Unit
+from hospitals.models import Location, Region, User
+
+
+def _units() -> Any:
+    return Prefetch("units", queryset=Unit.objects.order_by("kind"), to_attr="board_units")
+
+
+def _sorted_units(location: Location) -> None:
+    order = {kind: i for i, kind in enumerate(Unit.KIND_ORDER)}
+    location.board_units.sort(key=lambda u: order[u.kind])  # type: ignore[attr-defined]
+
+
+def board_locations(*, region: Region | None) -> list[Location]:
+    """The locations of a region (None: the whole country) with their units, for the board."""
+    qs: QuerySet[Location] = (
+        Location.objects.filter(active=True, acute_obstetrics=True)
+        .select_related("region", "organisation")
+        .prefetch_related(_units())
+        .order_by("region__name", "city", "name")
+    )
+    if region is not None:
+        qs = qs.filter(region=region)
+    locations = list(qs)
+    for location in locations:
+        _sorted_units(location)
+    return locations
+
+
+def board_location(location_id: int) -> Location | None:
+    location = (
+        Location.objects.filter(pk=location_id)
+        .select_related("region", "organisation")
+        .prefetch_related(_units())
+        .first()
+    )
+    if location is not None:
+        _sorted_units(location)
+    return location
+
+
+def favourites_first(locations: list[Location], user: User) -> list[Location]:
+    favourite_ids = set(user.favourite_locations.values_list("id", flat=True))
+    for location in locations:
+        location.is_favourite = location.id in favourite_ids  # type: ignore[attr-defined]
+    return sorted(locations, key=lambda loc: loc.id not in favourite_ids)
+
+
+def units_for_staff(user: User) -> QuerySet[Unit]:
+    """The units a hospital staff member may change: those of their own locations."""
+    return (
+        Unit.objects.filter(location__in=user.locations.all())
+        .select_related("location")
+        .order_by("location__name", "kind")
+    )
+
+
+def regions_with_locations() -> QuerySet[Region]:
+    return Region.objects.filter(locations__active=True).distinct().order_by("name")

@@ -1,0 +1,43 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from hospitals.models import VSV, Location, Organisation, Region, User
+
+
+@admin.register(Region)
+class RegionAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "lead_hospital"]
+    search_fields = ["name", "code"]
+
+
+@admin.register(VSV)
+class VSVAdmin(admin.ModelAdmin):
+    list_display = ["name", "region"]
+    list_filter = ["region"]
+    search_fields = ["name"]
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "region"]
+    list_filter = ["kind", "region"]
+    search_fields = ["name"]
+
+
+@admin.register(Location)
+class LocationAdmin(admin.ModelAdmin):
+    list_display = ["name", "city", "region", "neonatal_level", "acute_obstetrics", "active"]
+    list_filter = ["region", "neonatal_level", "acute_obstetrics", "active", "kind"]
+    search_fields = ["name", "city", "pc4"]
+    autocomplete_fields = ["organisation", "vsv"]
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = ["username", "email", "role", "organisation", "region", "is_active"]
+    list_filter = ["role", "is_active", "region"]
+    fieldsets = (
+        *BaseUserAdmin.fieldsets,  # type: ignore[misc]
+        ("Role", {"fields": ("role", "organisation", "region", "locations", "favourite_locations")}),
+    )
+    filter_horizontal = ["locations", "favourite_locations", "groups", "user_permissions"]

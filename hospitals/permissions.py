@@ -1,0 +1,30 @@
+"""Who may do what. Views, consumers and tasks ask here, so the rules live in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from capacity.models import Unit
+from hospitals.models import User
+
+
+def has_role(user: Any) -> bool:
+    """Signed in, active and given a role by an administrator (or a superuser)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return bool(user.role) or bool(user.is_superuser)
+
+
+def can_view_board(user: Any) -> bool:
+    # Capacity is shared among every signed-up organisation, as on the national
+    # platform: a midwife near a border needs the neighbouring region too.
+    return has_role(user)
+
+
+def is_hospital_staff(user: Any) -> bool:
+    return has_role(user) and user.role == User.Role.HOSPITAL_STAFF
+
+
+def can_edit_unit(user: Any, unit: Unit) -> bool:
+    """Hospital staff change only the units of their own locations."""
+    return is_hospital_staff(user) and user.locations.filter(pk=unit.location_id).exists()

@@ -1,0 +1,143 @@
+"""Shared personas and a small region to test against (healthchecks' hc/test.py in spirit)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+
+from capacity import live
+from capacity.models import Unit
+from hospitals.models import Location, Organisation, Region, User
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@dataclass
+class World:
+    region: Region
+    other_region: Region
+    hospital: Organisation
+    location: Location
+    other_location: Location
+    far_location: Location
+    unit: Unit
+    nicu: Unit
+    other_unit: Unit
+    far_unit: Unit
+    practice: Organisation
+    staff: User
+    other_staff: User
+    midwife: User
+    coordinator: User
+    org_admin: User
+    national_admin: User
+    no_role: User
+
+    def personas(self) -> dict[str, User]:
+        return {
+            "staff": self.staff,
+            "other_staff": self.other_staff,
+            "midwife": self.midwife,
+            "coordinator": self.coordinator,
+            "org_admin": self.org_admin,
+            "national_admin": self.national_admin,
+            "no_role": self.no_role,
+        }
+
+
+def make_world() -> World:
+    region = Region.objects.create(code="midden", name="Midden-Nederland")
+    other_region = Region.objects.create(code="west", name="ROAZ West")
+    hospital = Organisation.objects.create(name="UMC Utrecht", kind=Organisation.Kind.HOSPITAL, region=region)
+    other_hospital = Organisation.objects.create(name="Diakonessenhuis", kind=Organisation.Kind.HOSPITAL, region=region)
+    far_hospital = Organisation.objects.create(name="LUMC", kind=Organisation.Kind.HOSPITAL, region=other_region)
+    practice = Organisation.objects.create(
+        name="Praktijk De Bilt", kind=Organisation.Kind.MIDWIFERY_PRACTICE, region=region, pc4="3731"
+    )
+
+    def loc(slug: str, name: str, org: Organisation, reg: Region, level: int, lat: float, lon: float) -> Location:
+        return Location.objects.create(
+            slug=slug,
+            name=name,
+            organisation=org,
+            region=reg,
+            city=name.split()[-1],
+            latitude=lat,
+            longitude=lon,
+            neonatal_level=level,
+        )
+
+    location = loc("wkz", "WKZ Utrecht", hospital, region, 3, 52.087, 5.18)
+    other_location = loc("diak", "Diakonessenhuis Utrecht", other_hospital, region, 1, 52.08, 5.14)
+    far_location = loc("lumc", "LUMC Leiden", far_hospital, other_region, 3, 52.166, 4.478)
+    unit = Unit.objects.create(location=location, kind=Unit.Kind.DELIVERY_SUITE, staffed_total=10, available=4)
+    nicu = Unit.objects.create(location=location, kind=Unit.Kind.NICU, staffed_total=24, available=2)
+    other_unit = Unit.objects.create(
+        location=other_location, kind=Unit.Kind.DELIVERY_SUITE, staffed_total=6, available=1
+    )
+    far_unit = Unit.objects.create(location=far_location, kind=Unit.Kind.DELIVERY_SUITE, staffed_total=8, available=3)
+
+    def user(username: str, role: str, **extra: object) -> User:
+        return User.objects.create_user(
+            username=username, password=PASSWORD, role=role, email=f"{username}@example.org", **extra
+        )
+
+    staff = user("staff", User.Role.HOSPITAL_STAFF, organisation=hospital)
+    staff.locations.set([location])
+    other_staff = user("other_staff", User.Role.HOSPITAL_STAFF, organisation=other_hospital)
+    other_staff.locations.set([other_location])
+    return World(
+        region=region,
+        other_region=other_region,
+        hospital=hospital,
+        location=location,
+        other_location=other_location,
+        far_location=far_location,
+        unit=unit,
+        nicu=nicu,
+        other_unit=other_unit,
+        far_unit=far_unit,
+        practice=practice,
+        staff=staff,
+        other_staff=other_staff,
+        midwife=user("midwife", User.Role.MIDWIFE, organisation=practice),
+        coordinator=user("coordinator", User.Role.COORDINATOR, region=region),
+        org_admin=user("org_admin", User.Role.ORG_ADMIN, organisation=hospital),
+        national_admin=user("national_admin", User.Role.NATIONAL_ADMIN, is_staff=True),
+        no_role=user("no_role", ""),
+    )
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def world(db: None) -> World:
+    return make_world()
+
+
+@pytest.fixture
+def client_for(client: Client):  # type: ignore[no-untyped-def]
+    def login(user: User) -> Client:
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def published(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
+    """Every event handed to the hub, in order (the transport itself is tested in test_consumers)."""
+    events: list[dict[str, object]] = []
+    original = live.hub.publish
+
+    def record(event: dict[str, object]) -> None:
+        events.append(event)
+        original(event)
+
+    monkeypatch.setattr(live.hub, "publish", record)
+    return events
