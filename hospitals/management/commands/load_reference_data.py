@@ -1,0 +1,300 @@
+"""Load the ROAZ regions and the obstetric locations from the versioned CSV files in hospitals/data.
+
+Safe to run again: regions, organisations and locations are matched on their stable keys
+(code, name, slug) and updated; units are only ever created, so live figures entered by a
+hospital are never overwritten by reference data. See hospitals/data/SOURCE.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.apps import apps
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+
+from capacity.models import Unit
+from hospitals.models import Location, Organisation, Region
+
+# The Netherlands with a small margin: catches swapped or mistyped coordinates.
+LATITUDE_RANGE = (50.7, 53.6)
+LONGITUDE_RANGE = (3.3, 7.3)
+MAX_BEDS = 100
+
+REGION_COLUMNS = ("code", "name", "lead_hospital")
+BED_COLUMNS: dict[str, str] = {
+    Unit.Kind.DELIVERY_SUITE: "beds_delivery_suite",
+    Unit.Kind.BIRTH_CENTRE: "beds_birth_centre",
+    Unit.Kind.NICU: "beds_nicu",
+    Unit.Kind.HIGH_CARE: "beds_high_care",
+    Unit.Kind.MEDIUM_CARE: "beds_medium_care",
+}
+LOCATION_COLUMNS = (
+    "slug",
+    "name",
+    "organisation",
+    "city",
+    "pc4",
+    "lat",
+    "lon",
+    "roaz_region",
+    "acute_obstetrics_24_7",
+    "nicu",
+    "kind",
+    "neonatal_level",
+    "source",
+    *BED_COLUMNS.values(),
+)
+# A neonatal unit cannot exist below the location's neonatal level.
+NEONATAL_UNIT_LEVEL: dict[str, int] = {
+    Unit.Kind.NICU: Location.NeonatalLevel.NICU,
+    Unit.Kind.HIGH_CARE: Location.NeonatalLevel.HIGH_CARE,
+    Unit.Kind.MEDIUM_CARE: Location.NeonatalLevel.MEDIUM_CARE,
+}
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+PC4_RE = re.compile(r"^[1-9][0-9]{3}$")
+
+
+@dataclass(frozen=True)
+class RegionRow:
+    code: str
+    name: str
+    lead_hospital: str
+
+
+@dataclass(frozen=True)
+class LocationRow:
+    slug: str
+    name: str
+    organisation: str
+    region_name: str
+    kind: str
+    city: str
+    pc4: str
+    latitude: float
+    longitude: float
+    acute_obstetrics: bool
+    neonatal_level: int
+    source: str
+    beds: dict[str, int]
+
+    @property
+    def active(self) -> bool:
+        # Closed delivery wards stay in the data so closures remain visible, but they
+        # take no clients; a stand-alone birth centre is open without 24/7 obstetrics.
+        return self.acute_obstetrics or self.kind == Location.Kind.BIRTH_CENTRE
+
+
+class RowError(Exception):
+    """A bad value in one CSV row; the caller adds the file and line."""
+
+
+def _read_csv(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    """Rows with their line number in the file (the header is line 1)."""
+    if not path.is_file():
+        raise CommandError(f"{path}: file not found")
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = [column for column in required if column not in (reader.fieldnames or [])]
+        if missing:
+            raise CommandError(f"{path.name}: missing columns {', '.join(missing)}")
+        return [(line, row) for line, row in enumerate(reader, start=2)]
+
+
+def _text(row: dict[str, str], column: str, *, required: bool = True) -> str:
+    value = (row.get(column) or "").strip()
+    if required and not value:
+        raise RowError(f"{column} is empty")
+    return value
+
+
+def _yes_no(row: dict[str, str], column: str) -> bool:
+    value = _text(row, column)
+    if value not in ("yes", "no"):
+        raise RowError(f"{column} must be yes or no, not {value!r}")
+    return value == "yes"
+
+
+def _int(row: dict[str, str], column: str, low: int, high: int) -> int:
+    value = _text(row, column)
+    try:
+        number = int(value)
+    except ValueError:
+        raise RowError(f"{column} is not a whole number: {value!r}") from None
+    if not low <= number <= high:
+        raise RowError(f"{column} must be between {low} and {high}, not {number}")
+    return number
+
+
+def _coordinate(row: dict[str, str], column: str, bounds: tuple[float, float]) -> float:
+    value = _text(row, column)
+    try:
+        number = float(value)
+    except ValueError:
+        raise RowError(f"{column} is not a number: {value!r}") from None
+    if not bounds[0] <= number <= bounds[1]:
+        raise RowError(f"{column} {number} lies outside the Netherlands ({bounds[0]}–{bounds[1]})")
+    return number
+
+
+def parse_regions(path: Path) -> list[RegionRow]:
+    regions: list[RegionRow] = []
+    codes: set[str] = set()
+    names: set[str] = set()
+    for line, row in _read_csv(path, REGION_COLUMNS):
+        try:
+            region = RegionRow(
+                code=_text(row, "code"),
+                name=_text(row, "name"),
+                lead_hospital=_text(row, "lead_hospital", required=False),
+            )
+            if not SLUG_RE.match(region.code):
+                raise RowError(f"code {region.code!r} is not a lower-case slug")
+            if region.code in codes or region.name in names:
+                raise RowError(f"region {region.code!r} / {region.name!r} appears twice")
+        except RowError as error:
+            raise CommandError(f"{path.name} line {line}: {error}") from None
+        codes.add(region.code)
+        names.add(region.name)
+        regions.append(region)
+    return regions
+
+
+def _location(row: dict[str, str], region_names: set[str]) -> LocationRow:
+    slug = _text(row, "slug")
+    if not SLUG_RE.match(slug):
+        raise RowError(f"slug {slug!r} is not a lower-case slug")
+    region_name = _text(row, "roaz_region")
+    if region_name not in region_names:
+        raise RowError(f"unknown region {region_name!r}")
+    kind = _text(row, "kind")
+    if kind not in Location.Kind.values:
+        raise RowError(f"kind must be one of {', '.join(Location.Kind.values)}, not {kind!r}")
+    pc4 = _text(row, "pc4", required=False)
+    if pc4 and not PC4_RE.match(pc4):
+        raise RowError(f"pc4 must be four digits, not {pc4!r}")
+    level = _int(row, "neonatal_level", Location.NeonatalLevel.NONE, Location.NeonatalLevel.NICU)
+    if _yes_no(row, "nicu") != (level == Location.NeonatalLevel.NICU):
+        raise RowError("nicu = yes and neonatal_level = 3 must go together")
+    beds = {kind_: _int(row, column, 0, MAX_BEDS) for kind_, column in BED_COLUMNS.items()}
+    for unit_kind, min_level in NEONATAL_UNIT_LEVEL.items():
+        if beds[unit_kind] and level < min_level:
+            raise RowError(f"{BED_COLUMNS[unit_kind]} > 0 needs neonatal_level {min_level} or higher")
+    if level == Location.NeonatalLevel.NICU and not beds[Unit.Kind.NICU]:
+        raise RowError("a NICU site needs beds_nicu > 0")
+    return LocationRow(
+        slug=slug,
+        name=_text(row, "name"),
+        organisation=_text(row, "organisation"),
+        region_name=region_name,
+        kind=kind,
+        city=_text(row, "city"),
+        pc4=pc4,
+        latitude=_coordinate(row, "lat", LATITUDE_RANGE),
+        longitude=_coordinate(row, "lon", LONGITUDE_RANGE),
+        acute_obstetrics=_yes_no(row, "acute_obstetrics_24_7"),
+        neonatal_level=level,
+        source=_text(row, "source", required=False),
+        beds=beds,
+    )
+
+
+def parse_locations(path: Path, region_names: set[str]) -> list[LocationRow]:
+    locations: list[LocationRow] = []
+    slugs: set[str] = set()
+    for line, row in _read_csv(path, LOCATION_COLUMNS):
+        try:
+            location = _location(row, region_names)
+            if location.slug in slugs:
+                raise RowError(f"slug {location.slug!r} appears twice")
+        except RowError as error:
+            raise CommandError(f"{path.name} line {line}: {error}") from None
+        slugs.add(location.slug)
+        locations.append(location)
+    return locations
+
+
+class Command(BaseCommand):
+    help = "Load ROAZ regions, organisations, locations and their initial units from hospitals/data (idempotent)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--data-dir",
+            type=Path,
+            default=Path(apps.get_app_config("hospitals").path) / "data",
+            help="Directory holding regions.csv and locations.csv (default: hospitals/data).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        data_dir: Path = options["data_dir"]
+        # Parse and check everything before touching the database.
+        region_rows = parse_regions(data_dir / "regions.csv")
+        location_rows = parse_locations(data_dir / "locations.csv", {region.name for region in region_rows})
+
+        units_created = 0
+        with transaction.atomic():
+            regions: dict[str, Region] = {}
+            for region_row in region_rows:
+                regions[region_row.name], _ = Region.objects.update_or_create(
+                    code=region_row.code,
+                    defaults={"name": region_row.name, "lead_hospital": region_row.lead_hospital},
+                )
+
+            organisations: dict[str, Organisation] = {}
+            for row in location_rows:
+                region = regions[row.region_name]
+                organisation = organisations.get(row.organisation)
+                if organisation is None:
+                    # An organisation takes its kind and region from its first location.
+                    organisation, _ = Organisation.objects.update_or_create(
+                        name=row.organisation,
+                        defaults={
+                            "kind": (
+                                Organisation.Kind.BIRTH_CENTRE
+                                if row.kind == Location.Kind.BIRTH_CENTRE
+                                else Organisation.Kind.HOSPITAL
+                            ),
+                            "region": region,
+                        },
+                    )
+                    organisations[row.organisation] = organisation
+
+                location, _ = Location.objects.update_or_create(
+                    slug=row.slug,
+                    defaults={
+                        "name": row.name,
+                        "organisation": organisation,
+                        "region": region,
+                        "kind": row.kind,
+                        "city": row.city,
+                        "pc4": row.pc4,
+                        "latitude": row.latitude,
+                        "longitude": row.longitude,
+                        "acute_obstetrics": row.acute_obstetrics,
+                        "neonatal_level": row.neonatal_level,
+                        "source": row.source,
+                        "active": row.active,
+                    },
+                )
+                if not row.active:
+                    continue
+                for kind, total in row.beds.items():
+                    if total <= 0:
+                        continue
+                    # get_or_create, never update: an existing unit holds live figures.
+                    _, created = Unit.objects.get_or_create(
+                        location=location,
+                        kind=kind,
+                        defaults={"staffed_total": total, "available": total // 2, "status": Unit.Status.OPEN},
+                    )
+                    units_created += created
+
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{len(region_rows)} regions, {len(location_rows)} locations, {units_created} units created"
+            )
+        )
