@@ -104,3 +104,8 @@ def test_language_switch_to_english(world: World, client_for) -> None:
     c.post(reverse("set_language"), {"language": "en", "next": "/board/"})
     body = c.get("/board/").content.decode()
     assert 'lang="en"' in body and "National overview" in body and "/ws/board/national/?lang=en" in body
+
+
+def test_dutch_by_default_even_for_an_english_browser(world: World, client_for) -> None:
+    body = client_for(world.midwife).get("/board/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert 'lang="nl"' in body and "Landelijk overzicht" in body
