@@ -56,6 +56,7 @@ class Hub:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._listener: asyncio.Task[None] | None = None
         self._sync_client: redis.Redis | None = None
+        self._sync_url = ""
 
     @property
     def channel(self) -> str:
@@ -102,8 +103,10 @@ class Hub:
             logger.exception("live push of %s failed", event.get("location_id"))
 
     def _redis(self) -> redis.Redis:
-        if self._sync_client is None:
-            self._sync_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+        url = settings.REDIS_URL
+        if self._sync_client is None or self._sync_url != url:
+            self._sync_client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+            self._sync_url = url
         return self._sync_client
 
     # --- fan-out (on the event loop) ----------------------------------------------
@@ -123,7 +126,7 @@ class Hub:
         backoff = 0.5
         first = True
         while True:
-            client = aioredis.Redis.from_url(settings.REDIS_URL)
+            client = aioredis.Redis.from_url(settings.REDIS_URL, client_name=f"{self.channel}:hub")
             try:
                 async with client.pubsub() as pubsub:
                     await pubsub.subscribe(self.channel)

@@ -138,3 +138,23 @@ async def test_socket_ignores_what_the_client_sends(world: World) -> None:
     assert await comm.receive_nothing(timeout=0.3)
     await comm.disconnect()
     await asyncio.sleep(0)
+
+
+async def test_board_resyncs_after_the_redis_subscription_drops(world: World, settings) -> None:
+    import redis.asyncio as aioredis
+
+    comm = await board(f"/ws/board/{world.region.code}/", world.midwife)
+    assert (await comm.connect())[0]
+    await comm.receive_from(timeout=5)
+    # Cut the hub's subscription the way a Redis restart would.
+    client = aioredis.Redis.from_url(settings.REDIS_URL)
+    ours = [c for c in await client.client_list() if c.get("name") == f"{settings.LIVE_PUSH_PREFIX}:events:hub"]
+    assert len(ours) == 1
+    assert await client.client_kill_filter(_id=ours[0]["id"]) == 1
+    await client.aclose()
+    snapshot = await comm.receive_from(timeout=10)
+    assert f'id="location-{world.location.pk}"' in snapshot and f'id="location-{world.other_location.pk}"' in snapshot
+    # And live pushes flow again over the new subscription.
+    await update(world.unit, world.staff, 5)
+    assert "<strong>5</strong>/10" in await comm.receive_from(timeout=5)
+    await comm.disconnect()

@@ -135,3 +135,15 @@ def test_history_is_append_only(world: World) -> None:
         event.save()
     with pytest.raises(RuntimeError):
         event.delete()
+
+
+def test_change_is_saved_even_when_redis_is_unreachable(
+    world: World, settings, django_capture_on_commit_callbacks
+) -> None:
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    with django_capture_on_commit_callbacks(execute=True):
+        unit = unit_update_capacity(
+            unit_id=world.unit.pk, by=world.staff, change=change(available=1), expected_version=1
+        )
+    assert unit.available == 1 and Unit.objects.get(pk=world.unit.pk).version == 2
+    assert CapacityEvent.objects.filter(unit=world.unit).count() == 1
