@@ -28,3 +28,8 @@ def is_hospital_staff(user: Any) -> bool:
 def can_edit_unit(user: Any, unit: Unit) -> bool:
     """Hospital staff change only the units of their own locations."""
     return is_hospital_staff(user) and user.locations.filter(pk=unit.location_id).exists()
+
+
+def is_org_admin(user: Any) -> bool:
+    """Organisation administrators manage the accounts of their own organisation only."""
+    return has_role(user) and user.role == User.Role.ORG_ADMIN and user.organisation_id is not None

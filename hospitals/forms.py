@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import BaseUserCreationForm
+from django.utils.translation import gettext_lazy as _
+
+from hospitals.models import Location, Organisation, User
+
+# What an organisation administrator may hand out, per kind of organisation.
+ROLES_BY_KIND: dict[str, list[str]] = {
+    Organisation.Kind.HOSPITAL: [User.Role.HOSPITAL_STAFF, User.Role.ORG_ADMIN],
+    Organisation.Kind.BIRTH_CENTRE: [User.Role.HOSPITAL_STAFF, User.Role.ORG_ADMIN],
+    Organisation.Kind.MIDWIFERY_PRACTICE: [User.Role.MIDWIFE, User.Role.ORG_ADMIN],
+    Organisation.Kind.NETWORK: [User.Role.ORG_ADMIN],
+}
+
+
+class MemberCreateForm(BaseUserCreationForm):
+    """A new account inside the administrator's own organisation."""
+
+    class Meta:
+        model = User
+        fields = ["username", "first_name", "last_name", "email", "role", "locations"]
+        widgets = {"locations": forms.CheckboxSelectMultiple}
+
+    def __init__(self, *args: Any, organisation: Organisation, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.organisation = organisation
+        allowed = ROLES_BY_KIND[organisation.kind]
+        self.fields["role"].choices = [(value, label) for value, label in User.Role.choices if value in allowed]  # type: ignore[attr-defined]
+        self.fields["role"].required = True
+        self.fields["email"].required = True
+        self.fields["locations"].queryset = Location.objects.filter(organisation=organisation, active=True)  # type: ignore[attr-defined]
+        self.fields["locations"].help_text = _("For hospital staff: the locations whose units they keep up to date.")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("role") == User.Role.HOSPITAL_STAFF and not data.get("locations"):
+            self.add_error("locations", _("Hospital staff need at least one location."))
+        if data.get("role") != User.Role.HOSPITAL_STAFF:
+            data["locations"] = Location.objects.none()
+        return data
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                self.fields[name].widget.attrs.update(
+                    {"aria-invalid": "true", "aria-describedby": f"{self[name].auto_id}-error"}
+                )
