@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -161,9 +163,16 @@ def unit_flag(*, unit_id: int, action: str, now: datetime) -> bool:
 
     Compare-and-set on the flag column, so two beat runs racing flag and push once.
     """
-    field = "stale_flagged_at" if action == CapacityEvent.Action.STALE else "stop_overdue_flagged_at"
+    # The claim re-checks the condition itself: a confirmation or a new stop end that
+    # landed after the beat's query must win over the flag.
+    if action == CapacityEvent.Action.STALE:
+        field = "stale_flagged_at"
+        still = Q(confirmed_at__lte=now - settings.CAPACITY_STALE_AFTER)
+    else:
+        field = "stop_overdue_flagged_at"
+        still = Q(status=Unit.Status.STOP, stop_expected_end__lte=now)
     with transaction.atomic(durable=True):
-        claimed = Unit.objects.filter(pk=unit_id, **{f"{field}__isnull": True}).update(**{field: now})
+        claimed = Unit.objects.filter(still, pk=unit_id, **{f"{field}__isnull": True}).update(**{field: now})
         if not claimed:
             return False
         unit = Unit.objects.select_related("location").get(pk=unit_id)
