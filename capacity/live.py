@@ -19,6 +19,7 @@ the hub lost and regained Redis.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Iterable
@@ -127,17 +128,23 @@ class Hub:
         first = True
         while True:
             client = aioredis.Redis.from_url(settings.REDIS_URL, client_name=f"{self.channel}:hub")
+            pubsub = client.pubsub()
             try:
-                async with client.pubsub() as pubsub:
-                    await pubsub.subscribe(self.channel)
-                    backoff = 0.5
-                    if not first:
-                        self.seq += 1
-                        await self._resync_all()
-                    first = False
-                    async for message in pubsub.listen():
-                        if message["type"] != "message":
-                            continue
+                await pubsub.subscribe(self.channel)
+                backoff = 0.5
+                if not first:
+                    self.seq += 1
+                    await self._resync_all()
+                first = False
+                task = asyncio.current_task()
+                while True:
+                    # Poll with a timeout instead of pubsub.listen(): redis-py can swallow a
+                    # cancellation while blocked in a read, which would keep a shutting-down
+                    # event loop waiting forever for this task.
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if task is not None and task.cancelling():
+                        raise asyncio.CancelledError
+                    if message is not None and message["type"] == "message":
                         await self.dispatch(json.loads(message["data"]))
             except asyncio.CancelledError:
                 raise
@@ -146,7 +153,11 @@ class Hub:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
             finally:
-                await client.aclose()
+                # Bounded: a half-dead connection must not keep a shutdown (or a cancelled
+                # listener) waiting forever.
+                for closing in (pubsub.aclose, client.aclose):
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(closing(), timeout=1.0)
 
     async def _resync_all(self) -> None:
         subscribers = {s for members in self.groups.values() for s in members}
