@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
 from django.conf import settings
 from django.db import connections
 from django.utils import timezone
@@ -42,8 +44,11 @@ def redis_worker() -> Iterator[str]:
             yield queue
     finally:
         app.conf.update(saved)
+        # Drop the queue with its binding keys, declared first so the channel knows the binding.
         with app.connection_for_write() as conn:
-            conn.default_channel.queue_delete(queue)  # type: ignore[attr-defined]
+            declared = app.amqp.queues[queue](conn.default_channel)
+            declared.declare()
+            declared.delete()
         # The worker thread's own database connection must not keep the test database open.
         connections.close_all()
 
@@ -71,11 +76,22 @@ def test_worker_flags_a_stale_unit_once(world: World, redis_worker: str, publish
     [event] = CapacityEvent.objects.filter(action="stale")
     assert (event.unit_id, event.source, event.by_id) == (world.unit.pk, "system", None)
 
-    # A second run on the worker (a beat tick) changes nothing.
-    flagged_at = Unit.objects.get(pk=world.unit.pk).stale_flagged_at
-    check_staleness.delay()
-    check_staleness.delay()
-    time.sleep(1.0)
+    # Two more beat ticks, run to completion by the worker, change nothing.
+    finished: list[str] = []
+    threads: set[str] = set()
+
+    def on_postrun(task_id: str, **_kwargs: object) -> None:
+        finished.append(task_id)
+        threads.add(threading.current_thread().name)
+
+    task_postrun.connect(on_postrun, weak=False)
+    try:
+        flagged_at = Unit.objects.get(pk=world.unit.pk).stale_flagged_at
+        ids = {check_staleness.delay().id, check_staleness.delay().id}
+        assert wait_for(lambda: ids <= set(finished)), "the worker did not run the repeated ticks within 20 s"
+    finally:
+        task_postrun.disconnect(on_postrun)
+    assert threading.current_thread().name not in threads  # run by the worker, not eagerly here
     assert CapacityEvent.objects.filter(action="stale").count() == 1
     assert Unit.objects.get(pk=world.unit.pk).stale_flagged_at == flagged_at
     assert not Unit.objects.exclude(pk=world.unit.pk).filter(stale_flagged_at__isnull=False).exists()

@@ -1,0 +1,341 @@
+"""Real uvicorn processes for the tests that need a socket: a browser, or a second server.
+
+Each server runs the project's ASGI app as production does (``uvicorn config.asgi``, see the
+Makefile), against the test database pytest-django created, the same Redis and the same
+``LIVE_PUSH_PREFIX`` as the test process. The servers only see committed data: use
+``@pytest.mark.django_db(transaction=True)``, and stop them before that fixture flushes the
+database (``running_servers`` in a fixture that depends on ``world`` does both).
+
+Also here: a small cookie-keeping HTTP client (urllib, no extra dependency) that logs in and
+posts through the real CSRF flow, and a way to wait until a server's hub has subscribed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import http.cookiejar
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+START_TIMEOUT = 30.0  # seconds until /health/ must answer 200
+STOP_TIMEOUT = 5.0  # seconds of graceful shutdown before the process is killed
+
+
+# --- the server side -------------------------------------------------------------------------
+
+
+def asgi_app() -> Any:
+    """``uvicorn --factory`` entry point: the project's ASGI application, unchanged except that
+    WhiteNoise serves static files from the source tree.
+
+    With DEBUG off WhiteNoise only serves ``STATIC_ROOT``, which exists only after
+    ``collectstatic`` (``make demo`` runs it, ``make test`` does not): without this the browser
+    would get 404 for htmx, its ws extension and app.js.
+    """
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+    from django.conf import settings
+
+    django.setup(set_prefix=False)
+    settings.WHITENOISE_USE_FINDERS = True  # read when the middleware is built, in config.asgi
+    from config.asgi import application
+
+    return application
+
+
+# --- configuration shared with the test process ------------------------------------------------
+
+
+def services_missing() -> str | None:
+    """Why live servers cannot run in this test session, or None when they can."""
+    from django.conf import settings
+
+    if "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
+        return "live-server tests need PostgreSQL (DATABASE_URL): another process cannot see an SQLite test database"
+    if not settings.REDIS_URL:
+        return "live-server tests need Redis (REDIS_URL) to carry the live push between processes"
+    return None
+
+
+def database_url_for_servers() -> str:
+    """DATABASE_URL of the database the tests run against (pytest-django's ``test_…`` copy)."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    user = urllib.parse.quote(db.get("USER") or "", safe="")
+    password = urllib.parse.quote(db.get("PASSWORD") or "", safe="")
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = db.get("HOST") or "127.0.0.1"
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{auth}{host}{port}/{urllib.parse.quote(db['NAME'], safe='')}"
+
+
+def server_env() -> dict[str, str]:
+    from django.conf import settings
+
+    env = dict(os.environ)
+    # Test-process switches that must not change how the server behaves.
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DATABASE_URL=database_url_for_servers(),
+        REDIS_URL=settings.REDIS_URL,
+        LIVE_PUSH_PREFIX=settings.LIVE_PUSH_PREFIX,
+        EMBEDDED_BEAT="false",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def live_channel() -> str:
+    from django.conf import settings
+
+    return f"{settings.LIVE_PUSH_PREFIX}:events"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- starting and stopping ---------------------------------------------------------------------
+
+
+@dataclass
+class LiveServer:
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def ws_url(self, path: str) -> str:
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def healthy(self) -> bool:
+        try:
+            with _NO_PROXY.open(f"{self.url}/health/", timeout=2) as response:
+                return bool(response.status == 200)
+        except (OSError, urllib.error.URLError):
+            return False
+
+    def stop(self) -> None:
+        """Stop this server (and only this process), gracefully first."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=STOP_TIMEOUT)
+        with contextlib.suppress(OSError):
+            self.log_path.unlink()
+
+
+def spawn_server() -> LiveServer:
+    port = free_port()
+    fd, name = tempfile.mkstemp(prefix=f"uvicorn-{port}-", suffix=".log")
+    with os.fdopen(fd, "wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "tests.live_server:asgi_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--ws-per-message-deflate",
+                "false",
+                "--lifespan",
+                "off",
+            ],
+            cwd=BASE_DIR,
+            env=server_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    return LiveServer(process=process, port=port, log_path=Path(name))
+
+
+def wait_until_healthy(server: LiveServer, timeout: float = START_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server on port {server.port} exited early:\n{server.log_tail()}")
+        if server.healthy():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"server on port {server.port} not healthy after {timeout:.0f}s:\n{server.log_tail()}")
+
+
+def start_servers(count: int) -> list[LiveServer]:
+    """Start ``count`` servers side by side; each gets another try if its port was taken meanwhile."""
+    servers = [spawn_server() for _ in range(count)]
+    started: list[LiveServer] = []
+    try:
+        for server in list(servers):
+            try:
+                wait_until_healthy(server)
+            except RuntimeError:
+                server.stop()
+                server = spawn_server()
+                servers.append(server)  # stopped in the finally below if this one fails too
+                wait_until_healthy(server)
+            started.append(server)
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    return started
+
+
+@contextlib.contextmanager
+def running_servers() -> Iterator[Callable[[int], list[LiveServer]]]:
+    """Yield ``start(count)``; every server it started is stopped on exit, whatever happened."""
+    servers: list[LiveServer] = []
+
+    def start(count: int = 1) -> list[LiveServer]:
+        new = start_servers(count)
+        servers.extend(new)
+        return new
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.stop()
+
+
+# --- accounts ----------------------------------------------------------------------------------
+
+
+def give_server_usable_password(user: Any, password: str) -> None:
+    """Store ``password`` as a PBKDF2 hash the servers can check.
+
+    tests/conftest.py's autouse ``fast_passwords`` makes every test user's hash MD5, which the
+    servers (default PASSWORD_HASHERS, no MD5) reject: a login through their form would fail.
+    """
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+    hasher = PBKDF2PasswordHasher()
+    user.password = hasher.encode(password, hasher.salt())
+    user.save(update_fields=["password"])
+
+
+# --- an HTTP client with cookies and CSRF ------------------------------------------------------
+
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass
+class Response:
+    status: int
+    url: str
+    text: str
+
+
+class HttpSession:
+    """Cookies kept across requests and servers (they share the database, hence the sessions)."""
+
+    def __init__(self) -> None:
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler({}), urllib.request.HTTPCookieProcessor(self.jar)
+        )
+
+    def cookie(self, name: str) -> str:
+        for cookie in self.jar:
+            if cookie.name == name and cookie.value is not None:
+                return cookie.value
+        raise KeyError(name)
+
+    def request(self, url: str, data: dict[str, object] | None = None) -> Response:
+        body = urllib.parse.urlencode({k: str(v) for k, v in data.items()}).encode() if data is not None else None
+        request = urllib.request.Request(url, data=body)  # noqa: S310 - http://127.0.0.1 only
+        try:
+            with self.opener.open(request, timeout=10) as response:
+                return Response(response.status, response.url, response.read().decode())
+        except urllib.error.HTTPError as error:
+            return Response(error.code, error.url, error.read().decode(errors="replace"))
+
+    def get(self, url: str) -> Response:
+        return self.request(url)
+
+    def post_form(self, url: str, page: Response, data: dict[str, object]) -> Response:
+        """POST like a browser that submits a form of ``page``: with its CSRF token."""
+        return self.request(url, {"csrfmiddlewaretoken": csrf_token(page.text), **data})
+
+    def login(self, server: LiveServer, username: str, password: str) -> Response:
+        page = self.get(f"{server.url}/accounts/login/")
+        response = self.post_form(
+            f"{server.url}/accounts/login/", page, {"username": username, "password": password, "next": ""}
+        )
+        if "/accounts/login/" in response.url:
+            raise AssertionError(f"login as {username} failed ({response.status}):\n{server.log_tail()}")
+        return response
+
+
+def input_value(page_html: str, *, name: str | None = None, id: str | None = None) -> str:
+    """The value of the first <input> with this name or id."""
+    for tag in re.findall(r"<input\b[^>]*>", page_html):
+        attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', tag))
+        if (name is None or attrs.get("name") == name) and (id is None or attrs.get("id") == id):
+            return html.unescape(attrs.get("value", ""))
+    raise AssertionError(f"no <input name={name!r} id={id!r}> on the page")
+
+
+def csrf_token(page_html: str) -> str:
+    return input_value(page_html, name="csrfmiddlewaretoken")
+
+
+# --- the live push -----------------------------------------------------------------------------
+
+
+def subscriber_count() -> int:
+    """How many Redis connections (one per server hub) listen to the live-push channel."""
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        return int(dict(client.pubsub_numsub(live_channel())).get(live_channel().encode(), 0))
+    finally:
+        client.close()
+
+
+def wait_for_subscribers(more_than: int, timeout: float = 5.0) -> None:
+    """Wait until a hub has subscribed. A server subscribes when its first board socket joins,
+    asynchronously: a change published before that is not delivered (pub/sub keeps nothing)."""
+    deadline = time.monotonic() + timeout
+    while subscriber_count() <= more_than:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no new subscriber on {live_channel()} after {timeout:.0f}s")
+        time.sleep(0.05)
