@@ -50,8 +50,12 @@ def send_reminders(*, now: datetime) -> int:
     ).values_list("id", "location_id")
     by_location: dict[int, list[int]] = defaultdict(list)
     for unit_id, location_id in candidates:
-        # Claim first: a second run (or a second beat by mistake) sends nothing.
-        if Unit.objects.filter(pk=unit_id, reminder_sent_at__isnull=True).update(reminder_sent_at=now):
+        # Claim first: a second run (or a second beat by mistake) sends nothing. The claim
+        # re-checks that the unit is still due: a confirmation committed after the query wins.
+        claimed = Unit.objects.filter(
+            pk=unit_id, confirmed_at__lte=due, reminder_sent_at__isnull=True, stale_flagged_at__isnull=True
+        ).update(reminder_sent_at=now)
+        if claimed:
             by_location[location_id].append(unit_id)
     for location_id, unit_ids in by_location.items():
         transaction.on_commit(functools.partial(_mail_staff, location_id, unit_ids))
