@@ -141,3 +141,23 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
 
     monkeypatch.setattr(live.hub, "publish", record)
     return events
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+    """Let the test database be dropped at the end.
+
+    Consumers run ORM code in asgiref's worker threads (database_sync_to_async); those
+    threads outlive the tests and keep their connections, so PostgreSQL refuses to drop
+    the database and the next run finds it still there.
+    """
+    yield
+    with django_db_blocker.unblock():
+        from django.db import connection
+
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
