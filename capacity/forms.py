@@ -8,9 +8,11 @@ from django.utils.translation import gettext_lazy as _
 
 from capacity.models import Unit
 from capacity.services import CapacityChange, validate_change
+from config.forms import TiedErrorsMixin
+from hospitals.models import Region
 
 
-class UnitCapacityForm(forms.Form):
+class UnitCapacityForm(TiedErrorsMixin, forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
     available = forms.IntegerField(label=_("Beds free"), min_value=0, max_value=999)
     staffed_total = forms.IntegerField(label=_("Beds staffed"), min_value=0, max_value=999)
@@ -59,15 +61,6 @@ class UnitCapacityForm(forms.Form):
                     self.add_error(field, message)
         return data
 
-    def full_clean(self) -> None:
-        super().full_clean()
-        # Tie every error to its field for screen readers.
-        for name in self.errors:
-            if name in self.fields:
-                self.fields[name].widget.attrs.update(
-                    {"aria-invalid": "true", "aria-describedby": f"{self[name].auto_id}-error"}
-                )
-
     def change(self) -> CapacityChange:
         data = self.cleaned_data
         return CapacityChange(
@@ -82,3 +75,14 @@ class UnitCapacityForm(forms.Form):
 
 class ConfirmForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+
+class BoardTokenForm(TiedErrorsMixin, forms.Form):
+    label = forms.CharField(label=_("Where the screen hangs"), max_length=80)
+    region: forms.ModelChoiceField[Region] = forms.ModelChoiceField(
+        label=_("Region"), queryset=Region.objects.none(), empty_label=None
+    )
+
+    def __init__(self, *args: Any, regions: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["region"].queryset = regions  # type: ignore[attr-defined]

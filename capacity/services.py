@@ -18,8 +18,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from capacity import live
-from capacity.models import CapacityEvent, Unit
-from hospitals.models import User
+from capacity.models import BoardToken, CapacityEvent, Unit
+from hospitals.models import Region, User
 
 
 class VersionConflict(Exception):
@@ -179,3 +179,13 @@ def unit_flag(*, unit_id: int, action: str, now: datetime) -> bool:
         snap = unit.snapshot()
         _record(unit, action=action, source=CapacityEvent.Source.SYSTEM, by=None, before=snap, at=now)
     return True
+
+
+def board_token_issue(*, label: str, region_id: int, by: User) -> tuple[BoardToken, str]:
+    """A new wall-screen link; the raw token is returned once and only its hash is kept."""
+    with transaction.atomic(durable=True):
+        return BoardToken.issue(label=label, region=Region.objects.get(pk=region_id), created_by=by)
+
+
+def board_token_revoke(*, token_id: int, by: User) -> bool:
+    return bool(BoardToken.objects.filter(pk=token_id, revoked_at__isnull=True).update(revoked_at=timezone.now()))

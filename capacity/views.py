@@ -11,14 +11,20 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from capacity import selectors
-from capacity.forms import ConfirmForm, UnitCapacityForm
+from capacity.forms import BoardTokenForm, ConfirmForm, UnitCapacityForm
 from capacity.models import BoardToken, Unit
-from capacity.services import VersionConflict, unit_confirm_unchanged, unit_update_capacity
+from capacity.services import (
+    VersionConflict,
+    board_token_issue,
+    board_token_revoke,
+    unit_confirm_unchanged,
+    unit_update_capacity,
+)
 from hospitals.models import Location, Region, User
-from hospitals.permissions import can_edit_unit, can_view_board, has_role, is_hospital_staff
+from hospitals.permissions import can_edit_unit, can_view_board, has_role, is_hospital_staff, screen_regions
 
 
 def _require(allowed: bool) -> None:
@@ -106,6 +112,43 @@ def screen(request: HttpRequest, token: str) -> HttpResponse:
             "now": timezone.now(),
         },
     )
+
+
+@require_http_methods(["GET", "POST"])
+def screens(request: HttpRequest) -> HttpResponse:
+    """Coordinators manage the wall-screen links of their region (national admins: all)."""
+    regions = screen_regions(request.user)
+    _require(regions.exists())
+    form = BoardTokenForm(request.POST or None, regions=regions)
+    new_link = ""
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            _token, raw = board_token_issue(
+                label=form.cleaned_data["label"],
+                region_id=form.cleaned_data["region"].pk,
+                by=request.user,  # type: ignore[arg-type]
+            )
+            new_link = request.build_absolute_uri(reverse("capacity:screen", args=[raw]))
+            form = BoardTokenForm(regions=regions)
+        else:
+            status = 400
+    tokens = (
+        BoardToken.objects.filter(region__in=regions).select_related("region", "created_by").order_by("-created_at")
+    )
+    return render(
+        request, "capacity/screens.html", {"form": form, "tokens": tokens, "new_link": new_link}, status=status
+    )
+
+
+@require_POST
+def screen_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    regions = screen_regions(request.user)
+    _require(regions.exists())
+    token = get_object_or_404(BoardToken, pk=token_id, region__in=regions)
+    board_token_revoke(token_id=token.pk, by=request.user)  # type: ignore[arg-type]
+    messages.success(request, _("Link %(label)s revoked.") % {"label": token.label})
+    return redirect("capacity:screens")
 
 
 # --- hospital staff -----------------------------------------------------------------

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib.auth.forms import BaseUserCreationForm
 from django.utils.translation import gettext_lazy as _
 
+from config.forms import TiedErrorsMixin
 from hospitals.models import Location, Organisation, User
 
 # What an organisation administrator may hand out, per kind of organisation.
@@ -17,7 +18,7 @@ ROLES_BY_KIND: dict[str, list[str]] = {
 }
 
 
-class MemberCreateForm(BaseUserCreationForm):
+class MemberCreateForm(TiedErrorsMixin, BaseUserCreationForm):
     """A new account inside the administrator's own organisation."""
 
     class Meta:
@@ -42,11 +43,3 @@ class MemberCreateForm(BaseUserCreationForm):
         if data.get("role") != User.Role.HOSPITAL_STAFF:
             data["locations"] = Location.objects.none()
         return data
-
-    def full_clean(self) -> None:
-        super().full_clean()
-        for name in self.errors:
-            if name in self.fields:
-                self.fields[name].widget.attrs.update(
-                    {"aria-invalid": "true", "aria-describedby": f"{self[name].auto_id}-error"}
-                )

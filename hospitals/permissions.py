@@ -33,3 +33,16 @@ def can_edit_unit(user: Any, unit: Unit) -> bool:
 def is_org_admin(user: Any) -> bool:
     """Organisation administrators manage the accounts of their own organisation only."""
     return has_role(user) and user.role == User.Role.ORG_ADMIN and user.organisation_id is not None
+
+
+def screen_regions(user: Any) -> Any:
+    """Regions whose wall-screen links this user manages: a coordinator's own, or all for national admins."""
+    from hospitals.models import Region
+
+    if not has_role(user):
+        return Region.objects.none()
+    if user.role == User.Role.NATIONAL_ADMIN or user.is_superuser:
+        return Region.objects.all()
+    if user.role == User.Role.COORDINATOR and user.region_id is not None:
+        return Region.objects.filter(pk=user.region_id)
+    return Region.objects.none()

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from capacity.models import BoardToken
+from tests.conftest import World
+
+URL = "/screens/"
+
+
+def test_coordinator_creates_a_link_shown_once_that_opens_the_board(world: World, client_for, client: Client) -> None:
+    c = client_for(world.coordinator)
+    response = c.post(URL, {"label": "Balie verloskamers", "region": world.region.pk})
+    assert response.status_code == 200
+    body = response.content.decode()
+    link = re.search(r'value="(http://testserver/board/screen/[^"]+/)"', body)
+    assert link is not None
+    token = BoardToken.objects.get()
+    assert (token.label, token.region, token.created_by) == ("Balie verloskamers", world.region, world.coordinator)
+    raw = link.group(1).rsplit("/", 2)[-2]
+    assert token.token_hash == BoardToken.hash(raw) and raw not in c.get(URL).content.decode()
+    anonymous = Client()
+    assert anonymous.get(link.group(1)).status_code == 200
+
+
+def test_coordinator_cannot_make_links_for_another_region(world: World, client_for) -> None:
+    response = client_for(world.coordinator).post(URL, {"label": "x", "region": world.other_region.pk})
+    assert response.status_code == 400 and response.context["form"].errors["region"]
+    assert not BoardToken.objects.exists()
+
+
+def test_revoke_own_region_only(world: World, client_for) -> None:
+    own, _ = BoardToken.issue(label="a", region=world.region, created_by=world.national_admin)
+    other, _ = BoardToken.issue(label="b", region=world.other_region, created_by=world.national_admin)
+    c = client_for(world.coordinator)
+    assert c.post(reverse("capacity:screen_revoke", args=[own.pk])).status_code == 302
+    assert c.post(reverse("capacity:screen_revoke", args=[other.pk])).status_code == 404
+    own.refresh_from_db()
+    other.refresh_from_db()
+    assert own.revoked_at is not None and other.revoked_at is None
+    assert "b" not in [t.label for t in c.get(URL).context["tokens"]]
+
+
+def test_national_admin_manages_every_region(world: World, client_for) -> None:
+    response = client_for(world.national_admin).post(URL, {"label": "LNAZ", "region": world.other_region.pk})
+    assert response.status_code == 200 and BoardToken.objects.get().region == world.other_region
+
+
+@pytest.mark.parametrize("persona", ["staff", "other_staff", "midwife", "org_admin", "no_role"])
+def test_other_roles_are_refused(world: World, client_for, persona: str) -> None:
+    token, _ = BoardToken.issue(label="a", region=world.region, created_by=world.coordinator)
+    c = client_for(world.personas()[persona])
+    assert c.get(URL).status_code == 403
+    assert c.post(URL, {"label": "x", "region": world.region.pk}).status_code == 403
+    assert c.post(reverse("capacity:screen_revoke", args=[token.pk])).status_code == 403
+    assert BoardToken.objects.count() == 1 and BoardToken.objects.get().revoked_at is None
+
+
+def test_anonymous_goes_to_login(client: Client, world: World) -> None:
+    assert client.get(URL)["Location"].startswith(reverse("login"))
+
+
+def test_empty_label_is_a_400_tied_to_the_field(world: World, client_for) -> None:
+    response = client_for(world.coordinator).post(URL, {"label": "", "region": world.region.pk})
+    assert response.status_code == 400
+    assert 'aria-describedby="id_label-error"' in response.content.decode()
