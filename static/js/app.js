@@ -44,9 +44,11 @@
     var format = window.Intl && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(lang, { numeric: "auto" }) : null;
     if (!format) return;
     document.querySelectorAll("time[data-relative]").forEach(function (el) {
-      var seconds = (Date.parse(el.getAttribute("datetime")) - Date.now()) / 1000;
+      // Past times only: a clock slightly ahead of the server's must not say "in 1 minute".
+      var seconds = Math.min(0, (Date.parse(el.getAttribute("datetime")) - Date.now()) / 1000);
       var minutes = Math.round(seconds / 60);
-      if (Math.abs(minutes) < 60) el.textContent = format.format(minutes, "minute");
+      if (minutes === 0) el.textContent = format.format(0, "second");
+      else if (Math.abs(minutes) < 60) el.textContent = format.format(minutes, "minute");
       else if (Math.abs(minutes) < 48 * 60) el.textContent = format.format(Math.round(minutes / 60), "hour");
       else el.textContent = format.format(Math.round(minutes / 1440), "day");
     });
