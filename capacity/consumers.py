@@ -14,6 +14,7 @@ from django.utils import translation
 
 from capacity import live, selectors
 from capacity.models import BoardToken
+from config.websocket import NO_CHANNEL_LAYER
 from hospitals.models import Region
 from hospitals.permissions import can_view_board
 
@@ -57,9 +58,16 @@ def _render_snapshot(region_id: int | None, lang: str) -> str:
 class BoardConsumer(AsyncWebsocketConsumer):
     # No per-socket channel-layer channel: board frames come from the process's hub
     # (capacity/live.py). An alias that is not configured makes Channels skip it.
-    channel_layer_alias = "board-sockets-use-the-hub"
+    channel_layer_alias = NO_CHANNEL_LAYER
     lang: str = settings.LANGUAGE_CODE
     region_id: int | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # However the socket ends (also without a clean close), the hub forgets it.
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            live.hub.leave(self)
 
     async def connect(self) -> None:
         kwargs: dict[str, Any] = self.scope["url_route"]["kwargs"]

@@ -58,6 +58,7 @@ class Hub:
         self._listener: asyncio.Task[None] | None = None
         self._sync_client: redis.Redis | None = None
         self._sync_url = ""
+        self._subscribed = asyncio.Event()
 
     @property
     def channel(self) -> str:
@@ -73,6 +74,11 @@ class Hub:
             self.groups.setdefault(group, set()).add(subscriber)
         if settings.REDIS_URL and (self._listener is None or self._listener.done()):
             self._listener = loop.create_task(self._listen())
+        if settings.REDIS_URL and not self._subscribed.is_set():
+            # The caller sends a snapshot next: subscribe first, so that no change
+            # committed in between is missed. Redis down: go on, the resync follows.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._subscribed.wait(), timeout=2.0)
 
     def leave(self, subscriber: Subscriber) -> None:
         for group in list(self.groups):
@@ -85,6 +91,7 @@ class Hub:
         if self._listener is not None and not self._listener.done():
             self._listener.cancel()
         self._listener = None
+        self._subscribed = asyncio.Event()
         self.groups = {}
         self.loop = loop
 
@@ -120,7 +127,15 @@ class Hub:
         if not targets:
             return
         default = frames.get(settings.LANGUAGE_CODE) or next(iter(frames.values()))
-        await _gather_logged(s.send_frame(frames.get(s.lang, default)) for s in targets)
+        ordered = list(targets)
+        results = await asyncio.gather(
+            *(s.send_frame(frames.get(s.lang, default)) for s in ordered), return_exceptions=True
+        )
+        for subscriber, result in zip(ordered, results, strict=True):
+            if isinstance(result, Exception):
+                # A socket that went away without a clean close: stop sending to it.
+                logger.info("live push to one socket failed, dropping it: %r", result)
+                self.leave(subscriber)
 
     async def _listen(self) -> None:
         """Hold the process's one subscription; on reconnect, resync every local socket."""
@@ -131,6 +146,7 @@ class Hub:
             pubsub = client.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
+                self._subscribed.set()
                 backoff = 0.5
                 if not first:
                     self.seq += 1
@@ -149,6 +165,7 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                self._subscribed.clear()
                 logger.warning("live push subscription lost; reconnecting in %.1fs", backoff, exc_info=True)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)

@@ -143,8 +143,13 @@ class LiveServer:
         except (OSError, urllib.error.URLError):
             return False
 
+    def begin_stop(self) -> None:
+        """Ask this server (and only this process) to shut down gracefully (SIGTERM)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+
     def stop(self) -> None:
-        """Stop this server (and only this process), gracefully first."""
+        """Stop this server, gracefully first; killed if it takes longer than STOP_TIMEOUT."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -230,6 +235,8 @@ def running_servers() -> Iterator[Callable[[int], list[LiveServer]]]:
     try:
         yield start
     finally:
+        for server in servers:  # shut down side by side, not one after the other
+            server.begin_stop()
         for server in servers:
             server.stop()
 
@@ -303,13 +310,13 @@ class HttpSession:
         return response
 
 
-def input_value(page_html: str, *, name: str | None = None, id: str | None = None) -> str:
-    """The value of the first <input> with this name or id."""
+def input_value(page_html: str, *, name: str | None = None, element_id: str | None = None) -> str:
+    """The value of the first <input> with this name and/or id."""
     for tag in re.findall(r"<input\b[^>]*>", page_html):
         attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', tag))
-        if (name is None or attrs.get("name") == name) and (id is None or attrs.get("id") == id):
+        if (name is None or attrs.get("name") == name) and (element_id is None or attrs.get("id") == element_id):
             return html.unescape(attrs.get("value", ""))
-    raise AssertionError(f"no <input name={name!r} id={id!r}> on the page")
+    raise AssertionError(f"no <input name={name!r} id={element_id!r}> on the page")
 
 
 def csrf_token(page_html: str) -> str:

@@ -158,3 +158,30 @@ async def test_board_resyncs_after_the_redis_subscription_drops(world: World, se
     await update(world.unit, world.staff, 5)
     assert "<strong>5</strong>/10" in await comm.receive_from(timeout=5)
     await comm.disconnect()
+
+
+async def test_hub_drops_a_socket_that_went_away_without_closing() -> None:
+    from capacity import live
+
+    class Gone:
+        lang = "nl"
+        sent = 0
+
+        async def send_frame(self, frame: str) -> None:
+            raise ConnectionResetError("client vanished")
+
+        async def resync(self) -> None:
+            return None
+
+    class Alive(Gone):
+        async def send_frame(self, frame: str) -> None:
+            self.sent += 1
+
+    hub = live.Hub()
+    gone, alive = Gone(), Alive()
+    hub.loop = asyncio.get_running_loop()  # join() without Redis: no listener needed here
+    hub.groups = {"national": {gone, alive}}
+    event = {"groups": ["national"], "frames": {"nl": "<p>x</p>"}}
+    await hub.dispatch(event)
+    await hub.dispatch(event)
+    assert hub.groups == {"national": {alive}} and alive.sent == 2

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Origin
 
 from capacity.models import CapacityEvent, Unit
 from tests.conftest import PASSWORD, World
@@ -44,7 +45,7 @@ def board_socket(
     headers = {"Cookie": cookie} if cookie else None
     return connect(  # type: ignore[call-overload]
         server.ws_url(path),
-        origin=origin or server.url,  # type: ignore[arg-type]
+        origin=Origin(origin or server.url),
         additional_headers=headers,
         proxy=None,
         compression=None,
@@ -91,7 +92,7 @@ def test_update_posted_to_process_a_reaches_a_board_on_process_b(world: World, s
         staff.login(a, "staff", PASSWORD)
         page = staff.get(f"{a.url}/units/")
         assert page.status == 200 and f'id="unit-{unit.pk}"' in page.text
-        version = input_value(page.text, id=f"unit{unit.pk}-version")
+        version = input_value(page.text, element_id=f"unit{unit.pk}-version")
         assert staff.cookie("csrftoken")
         started = time.monotonic()
         response = staff.post_form(
