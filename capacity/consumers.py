@@ -111,9 +111,14 @@ class BoardConsumer(AsyncWebsocketConsumer):
 
     async def resync(self) -> None:
         """Send a full snapshot of every row this board shows."""
-        seq = live.hub.seq
-        html = snapshots.get(self.region_id, self.lang)
-        if html is None:
-            html = await database_sync_to_async(_render_snapshot)(self.region_id, self.lang)
-            snapshots.put(self.region_id, self.lang, html, seq)
+        for _attempt in range(3):
+            seq = live.hub.seq
+            html = snapshots.get(self.region_id, self.lang)
+            if html is None:
+                html = await database_sync_to_async(_render_snapshot)(self.region_id, self.lang)
+            # A change pushed while we rendered already reached this socket: sending the
+            # older snapshot after it would undo it on the page. Render again.
+            if live.hub.seq == seq:
+                snapshots.put(self.region_id, self.lang, html, seq)
+                break
         await self.send(text_data=html)

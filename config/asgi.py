@@ -16,6 +16,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from capacity.embedded import start_periodic_tasks  # noqa: E402
 from capacity.routing import websocket_urlpatterns  # noqa: E402
+from config.gc import configure_gc  # noqa: E402
 from config.websocket import HostsOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -24,6 +25,11 @@ application = ProtocolTypeRouter(
         "websocket": HostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# Full garbage collections stop the event loop for every open board (160-230 ms at
+# 1,000 sockets, docs/performance.md). Keep what start-up loaded out of their way and
+# make them rarer; they still run, so cyclic garbage is still freed.
+configure_gc()
 
 # Embedded mode only: no separate beat process, so the web process keeps the clock.
 start_periodic_tasks()

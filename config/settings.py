@@ -120,6 +120,13 @@ ASGI_APPLICATION = "config.asgi.application"
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_int("DB_POOL_MAX", 20) > 0:
+        # A connection per request (and per socket handshake) cost ~15 ms on a fresh
+        # connection (docs/performance.md); psycopg's pool keeps them open. Not
+        # together with persistent connections (DB_CONN_MAX_AGE must stay 0).
+        DATABASES["default"]["OPTIONS"] = {
+            "pool": {"min_size": env_int("DB_POOL_MIN", 2), "max_size": env_int("DB_POOL_MAX", 20), "timeout": 10}
+        }
 else:
     DATABASES = {
         "default": {
@@ -171,9 +178,16 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Web process garbage collector (config/gc.py) -------------------------------------
+GC_THRESHOLDS = tuple(int(x) for x in env_list("GC_THRESHOLDS", ["700", "10", "1000"]))
+
 # --- Capacity rules (configurable, docs/operations.md) ----------------------------
 CAPACITY_STALE_AFTER = timedelta(minutes=env_int("CAPACITY_STALE_AFTER_MINUTES", 240))
 CAPACITY_REMIND_BEFORE = timedelta(minutes=env_int("CAPACITY_REMIND_BEFORE_MINUTES", 30))
+
+# --- Refusals (configurable, docs/refusals.md) -------------------------------------
+REFUSAL_MAX_AGE = timedelta(days=env_int("REFUSAL_MAX_AGE_DAYS", 7))
+REFUSAL_EDIT_WINDOW = timedelta(hours=env_int("REFUSAL_EDIT_WINDOW_HOURS", 24))
 
 # --- Auth -------------------------------------------------------------------------
 AUTH_USER_MODEL = "hospitals.User"
