@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from capacity.models import BoardToken, CapacityEvent, Unit
+from config.admin import ReadOnlyAdmin
 
 
 @admin.register(Unit)
@@ -30,19 +31,10 @@ class UnitAdmin(admin.ModelAdmin):
 
 
 @admin.register(CapacityEvent)
-class CapacityEventAdmin(admin.ModelAdmin):
+class CapacityEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "unit", "action", "source", "by", "version"]
     list_filter = ["action", "source", "unit__location__region"]
     date_hierarchy = "at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(BoardToken)

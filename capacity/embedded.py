@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from django.conf import settings
 
@@ -20,16 +21,26 @@ def start_periodic_tasks() -> None:
     if _started or settings.REDIS_URL or not settings.EMBEDDED_BEAT:
         return
     _started = True
-    from capacity.tasks import check_staleness
+    from config.celery import app
 
-    interval = float(settings.CELERY_BEAT_SCHEDULE["capacity-staleness"]["schedule"])  # type: ignore[arg-type]
+    # Every entry of the beat schedule, each on its own interval; tasks run in-process.
+    entries = [
+        (str(entry["task"]), float(entry["schedule"]))  # type: ignore[arg-type]
+        for entry in settings.CELERY_BEAT_SCHEDULE.values()
+    ]
     stop = threading.Event()
 
     def loop() -> None:
-        while not stop.wait(interval):
-            try:
-                check_staleness.delay()
-            except Exception:
-                logger.exception("periodic staleness check failed")
+        due = {name: time.monotonic() + interval for name, interval in entries}
+        while not stop.wait(1.0):
+            now = time.monotonic()
+            for name, interval in entries:
+                if now < due[name]:
+                    continue
+                due[name] = now + interval
+                try:
+                    app.tasks[name].delay()
+                except Exception:
+                    logger.exception("periodic task %s failed", name)
 
     threading.Thread(target=loop, name="embedded-beat", daemon=True).start()

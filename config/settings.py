@@ -132,8 +132,9 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
-            # Several threads write (runserver, in-process tasks): wait instead of failing.
-            "OPTIONS": {"timeout": 20},
+            # Several threads write (web requests, in-process tasks): take the write lock
+            # when the transaction starts and wait for it, instead of failing mid-way.
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -168,6 +169,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A broker that hangs must not hold up a request that enqueues after commit.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
 CELERY_TIMEZONE = "Europe/Amsterdam"
 # Embedded mode has no beat process: the web process runs the schedule in a thread.
 EMBEDDED_BEAT = env_bool("EMBEDDED_BEAT", default=True)
@@ -175,6 +178,11 @@ CELERY_BEAT_SCHEDULE = {
     "capacity-staleness": {
         "task": "capacity.tasks.check_staleness",
         "schedule": env_int("STALENESS_CHECK_SECONDS", 60),
+    },
+    # Refusals whose aggregation task was lost (broker/worker down) are counted here (docs/refusals.md).
+    "refusals-sweep": {
+        "task": "refusals.tasks.sweep_unaggregated",
+        "schedule": env_int("REFUSAL_SWEEP_SECONDS", 60),
     },
 }
 

@@ -16,4 +16,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("capacity.urls")),
     path("", include("hospitals.urls")),
+    path("", include("refusals.urls")),
 ]

@@ -46,3 +46,7 @@ def screen_regions(user: Any) -> Any:
     if user.role == User.Role.COORDINATOR and user.region_id is not None:
         return Region.objects.filter(pk=user.region_id)
     return Region.objects.none()
+
+
+def is_midwife(user: Any) -> bool:
+    return has_role(user) and user.role == User.Role.MIDWIFE

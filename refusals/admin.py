@@ -1,1 +1,17 @@
-# Register your models here.
+from django.contrib import admin
+
+from config.admin import ReadOnlyAdmin
+from refusals.models import Refusal, RefusalEvent
+
+
+@admin.register(Refusal)
+class RefusalAdmin(ReadOnlyAdmin):
+    list_display = ["occurred_at", "location", "region", "care_type", "reason", "board_showed_room", "withdrawn_at"]
+    list_filter = ["region", "reason", "care_type", "board_showed_room"]
+    date_hierarchy = "occurred_at"
+
+
+@admin.register(RefusalEvent)
+class RefusalEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "refusal", "action", "by", "version"]
+    list_filter = ["action"]

@@ -1,1 +1,223 @@
-# Create your models here.
+"""Refusals: a hospital could not take a community midwife's client.
+
+A refusal is a fact about capacity, not a medical record: no name, BSN, date of
+birth or address, nor any field that could hold them except a short note that
+the form warns about (docs/refusals.md).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from hospitals.models import Location, Organisation, Region
+
+
+class Refusal(models.Model):
+    class CareType(models.TextChoices):
+        BEGELEIDING = "begeleiding", _("begeleiding (midwife stays in charge)")
+        OVERDRACHT = "overdracht", _("overdracht (transfer of care)")
+
+    class Reason(models.TextChoices):
+        NO_DELIVERY_ROOM = "no_delivery_room", _("no delivery room")
+        NO_STAFF = "no_staff", _("no staff")
+        NO_NEONATAL_BED = "no_neonatal_bed", _("no neonatal bed")
+        ADMISSION_STOP = "admission_stop", _("admission stop")
+        OTHER = "other", _("other")
+
+    class Outcome(models.TextChoices):
+        LOCATION = "location", _("another location")
+        HOME = "home", _("birth at home")
+        UNKNOWN = "unknown", _("unknown")
+
+    occurred_at = models.DateTimeField(_("when it happened"), default=timezone.now, db_index=True)
+    location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, related_name="refusals", verbose_name=_("location that refused")
+    )
+    # Copied from the location at registration, so statistics keep the region it had then.
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="refusals", verbose_name=_("region"))
+    care_type = models.CharField(_("care type"), max_length=16, choices=CareType.choices)
+    reason = models.CharField(_("reason given"), max_length=20, choices=Reason.choices)
+    gestational_weeks = models.PositiveSmallIntegerField(_("gestational age (weeks)"), null=True, blank=True)
+    outcome = models.CharField(_("where the client went"), max_length=10, choices=Outcome.choices)
+    outcome_location = models.ForeignKey(
+        Location,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("location that took her in"),
+    )
+    hospitals_called = models.PositiveSmallIntegerField(_("hospitals called in all"), null=True, blank=True)
+    note = models.CharField(_("note"), max_length=280, blank=True)
+
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="refusals", verbose_name=_("registered by")
+    )
+    practice = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("practice")
+    )
+    registered_at = models.DateTimeField(_("registered at"), default=timezone.now)
+    withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+
+    # What the board showed for this location when the refusal was registered.
+    board_snapshot = models.JSONField(_("board at registration"), default=dict)
+    board_showed_room = models.BooleanField(_("board showed room"), default=False)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("refusal")
+        verbose_name_plural = _("refusals")
+        indexes = [models.Index(fields=["region", "occurred_at"]), models.Index(fields=["location", "occurred_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(gestational_weeks__isnull=True)
+                | models.Q(gestational_weeks__gte=16, gestational_weeks__lte=44),
+                name="refusal_gestational_weeks_16_44",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(outcome="location") | models.Q(outcome_location__isnull=False),
+                name="refusal_outcome_location_given",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.location} {self.occurred_at:%Y-%m-%d %H:%M} {self.reason}"
+
+
+class RefusalEvent(models.Model):
+    """Append-only history of registrations, corrections and withdrawals."""
+
+    class Action(models.TextChoices):
+        REGISTER = "register", _("registered")
+        CORRECT = "correct", _("corrected")
+        WITHDRAW = "withdraw", _("withdrawn")
+
+    refusal = models.ForeignKey(Refusal, on_delete=models.PROTECT, related_name="events")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    version = models.PositiveIntegerField()
+    before = models.JSONField(null=True)
+    after = models.JSONField()
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("refusal change")
+        verbose_name_plural = _("refusal history")
+
+    def __str__(self) -> str:
+        return f"refusal {self.refusal_id} v{self.version} {self.action}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise RuntimeError("refusal history is append-only")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise RuntimeError("refusal history is append-only")
+
+
+# --- Rollups (refusals/aggregation.py keeps them; docs/refusals.md) ---------------------------
+
+
+class RefusalDaily(models.Model):
+    """Refusals per day (Europe/Amsterdam) × region × location × care type × reason; withdrawn ones excluded."""
+
+    day = models.DateField()
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    care_type = models.CharField(max_length=16, choices=Refusal.CareType.choices)
+    reason = models.CharField(max_length=20, choices=Refusal.Reason.choices)
+    count = models.PositiveIntegerField(default=0)
+    count_board_showed_room = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("refusals per day")
+        verbose_name_plural = _("refusals per day")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "region", "location", "care_type", "reason"], name="refusal_daily_key"
+            ),
+        ]
+        indexes = [models.Index(fields=["region", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.location_id} {self.care_type} {self.reason}: {self.count}"
+
+
+class RefusalHourly(models.Model):
+    """Refusals per weekday (0 = Monday) × hour of day (Europe/Amsterdam) × region × location, all time."""
+
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    weekday = models.PositiveSmallIntegerField()
+    hour = models.PositiveSmallIntegerField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("refusals per hour of the week")
+        verbose_name_plural = _("refusals per hour of the week")
+        constraints = [
+            models.UniqueConstraint(fields=["region", "location", "weekday", "hour"], name="refusal_hourly_key"),
+            models.CheckConstraint(
+                condition=models.Q(weekday__lte=6, hour__lte=23), name="refusal_hourly_weekday_hour_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.location_id} day {self.weekday} {self.hour:02d}h: {self.count}"
+
+
+class RefusalTally(models.Model):
+    """Where one refusal is currently counted in the rollups, and at which version of it.
+
+    All key fields are null when the refusal is counted nowhere (withdrawn). Aggregation
+    compares this with what the refusal says now and moves the count only on a difference,
+    so running it twice or out of order never counts a refusal twice.
+    """
+
+    refusal = models.OneToOneField(Refusal, on_delete=models.PROTECT, primary_key=True, related_name="tally")
+    version = models.PositiveIntegerField()
+    day = models.DateField(null=True)
+    weekday = models.PositiveSmallIntegerField(null=True)
+    hour = models.PositiveSmallIntegerField(null=True)
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, null=True, related_name="+")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, null=True, related_name="+")
+    care_type = models.CharField(max_length=16, blank=True)
+    reason = models.CharField(max_length=20, blank=True)
+    board_showed_room = models.BooleanField(default=False)
+    aggregated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("refusal tally")
+        verbose_name_plural = _("refusal tallies")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    day__isnull=True,
+                    weekday__isnull=True,
+                    hour__isnull=True,
+                    region__isnull=True,
+                    location__isnull=True,
+                    care_type="",
+                    reason="",
+                )
+                | models.Q(
+                    day__isnull=False,
+                    weekday__isnull=False,
+                    hour__isnull=False,
+                    region__isnull=False,
+                    location__isnull=False,
+                )
+                & ~models.Q(care_type="")
+                & ~models.Q(reason=""),
+                name="refusal_tally_key_all_or_nothing",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"refusal {self.refusal_id} v{self.version} {'counted' if self.day else 'not counted'}"

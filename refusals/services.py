@@ -1,0 +1,243 @@
+"""Every write to refusals goes through one function here (register, correct, withdraw).
+
+Each runs in its own durable transaction and appends to the history; the request
+answers as soon as the refusal is stored. Aggregation is Celery's job, enqueued
+after commit (refusals/aggregation.py), so a stopped worker or broker never loses
+a refusal: the periodic sweep counts what was missed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from capacity.models import Unit
+from hospitals.models import Location, User
+from refusals.models import Refusal, RefusalEvent
+
+# A phone's clock may run a little ahead of the server's.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+class StaleRefusal(Exception):
+    def __init__(self, current: Refusal) -> None:
+        super().__init__(f"refusal {current.pk} is at version {current.version}")
+        self.current = current
+
+
+@dataclass(frozen=True)
+class RefusalInput:
+    occurred_at: datetime
+    location_id: int
+    care_type: str
+    reason: str
+    outcome: str
+    gestational_weeks: int | None = None
+    outcome_location_id: int | None = None
+    hospitals_called: int | None = None
+    note: str = ""
+
+
+def validate_refusal(data: RefusalInput, *, now: datetime | None = None) -> None:
+    now = now or timezone.now()
+    errors: dict[str, list[str]] = {}
+
+    def err(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    if data.occurred_at > now + CLOCK_SKEW:
+        err("occurred_at", _("The time cannot lie in the future."))
+    elif data.occurred_at < now - settings.REFUSAL_MAX_AGE:
+        err(
+            "occurred_at",
+            _("Refusals older than %(days)s days cannot be registered.") % {"days": settings.REFUSAL_MAX_AGE.days},
+        )
+    if not Location.objects.filter(pk=data.location_id, active=True, acute_obstetrics=True).exists():
+        err("location", _("Choose a location with obstetrics."))
+    if data.care_type not in Refusal.CareType.values:
+        err("care_type", _("Choose begeleiding or overdracht."))
+    if data.reason not in Refusal.Reason.values:
+        err("reason", _("Choose the reason the hospital gave."))
+    if data.gestational_weeks is not None and not 16 <= data.gestational_weeks <= 44:
+        err("gestational_weeks", _("Gestational age must lie between 16 and 44 weeks."))
+    if data.outcome not in Refusal.Outcome.values:
+        err("outcome", _("Choose where the client went."))
+    elif data.outcome == Refusal.Outcome.LOCATION:
+        if data.outcome_location_id is None:
+            err("outcome_location", _("Choose the location that took her in."))
+        elif data.outcome_location_id == data.location_id:
+            err("outcome_location", _("That is the location that refused."))
+        elif not Location.objects.filter(pk=data.outcome_location_id, active=True).exists():
+            err("outcome_location", _("Choose a location with obstetrics."))
+    if data.hospitals_called is not None and not 1 <= data.hospitals_called <= 30:
+        err("hospitals_called", _("Enter a number from 1 to 30."))
+    if len(data.note) > 280:
+        err("note", _("The note can be at most 280 characters."))
+    if errors:
+        raise ValidationError(errors)
+
+
+def board_snapshot(location_id: int, *, now: datetime) -> tuple[dict[str, object], bool]:
+    """What the board showed for the location now, and whether that looked like room.
+
+    "Room" means an obstetric unit (delivery suite or birth centre) that was not in
+    an admission stop, had at least one bed free and was not out of date.
+    """
+    units = []
+    room = False
+    for unit in Unit.objects.filter(location_id=location_id).order_by("kind"):
+        stale = unit.is_stale(now)
+        units.append(
+            {
+                "kind": unit.kind,
+                "status": unit.status,
+                "available": unit.available,
+                "staffed_total": unit.staffed_total,
+                "confirmed_at": unit.confirmed_at.isoformat(),
+                "minutes_since_confirmed": int((now - unit.confirmed_at).total_seconds() // 60),
+                "stale": stale,
+                "version": unit.version,
+            }
+        )
+        if (
+            unit.kind in (Unit.Kind.DELIVERY_SUITE, Unit.Kind.BIRTH_CENTRE)
+            and unit.status != Unit.Status.STOP
+            and unit.available >= 1
+            and not stale
+        ):
+            room = True
+    return {"at": now.isoformat(), "units": units}, room
+
+
+def _state(refusal: Refusal) -> dict[str, object]:
+    return {
+        "occurred_at": refusal.occurred_at.isoformat(),
+        "location_id": refusal.location_id,
+        "care_type": refusal.care_type,
+        "reason": refusal.reason,
+        "gestational_weeks": refusal.gestational_weeks,
+        "outcome": refusal.outcome,
+        "outcome_location_id": refusal.outcome_location_id,
+        "hospitals_called": refusal.hospitals_called,
+        "note": refusal.note,
+        "withdrawn": refusal.withdrawn_at is not None,
+        "version": refusal.version,
+    }
+
+
+def _apply(refusal: Refusal, data: RefusalInput) -> None:
+    fields = asdict(data)
+    if data.outcome != Refusal.Outcome.LOCATION:
+        fields["outcome_location_id"] = None
+    for name, value in fields.items():
+        setattr(refusal, name, value)
+
+
+def refusal_register(*, by: User, data: RefusalInput) -> Refusal:
+    if by.role != User.Role.MIDWIFE:
+        raise PermissionDenied
+    now = timezone.now()
+    validate_refusal(data, now=now)
+    with transaction.atomic(durable=True):
+        location = Location.objects.get(pk=data.location_id)
+        snapshot, room = board_snapshot(location.pk, now=now)
+        refusal = Refusal(
+            region_id=location.region_id,
+            registered_by=by,
+            practice_id=by.organisation_id,
+            registered_at=now,
+            board_snapshot=snapshot,
+            board_showed_room=room,
+        )
+        _apply(refusal, data)
+        refusal.save()
+        RefusalEvent.objects.create(
+            refusal=refusal,
+            action=RefusalEvent.Action.REGISTER,
+            by=by,
+            at=now,
+            version=1,
+            before=None,
+            after=_state(refusal),
+        )
+        _after_commit(refusal.pk)
+    return refusal
+
+
+def can_change(refusal: Refusal, user: User, *, now: datetime | None = None) -> bool:
+    """Only the midwife who registered it, within the correction window."""
+    return (
+        refusal.registered_by_id == user.pk
+        and refusal.withdrawn_at is None
+        and (now or timezone.now()) < refusal.registered_at + settings.REFUSAL_EDIT_WINDOW
+    )
+
+
+def _lock_own(refusal_id: int, by: User, expected_version: int | None) -> Refusal:
+    refusal = Refusal.objects.select_for_update().get(pk=refusal_id)
+    if not can_change(refusal, by):
+        raise PermissionDenied
+    if expected_version is not None and refusal.version != expected_version:
+        raise StaleRefusal(refusal)
+    return refusal
+
+
+def refusal_correct(*, refusal_id: int, by: User, data: RefusalInput, expected_version: int | None) -> Refusal:
+    now = timezone.now()
+    validate_refusal(data, now=now)
+    with transaction.atomic(durable=True):
+        refusal = _lock_own(refusal_id, by, expected_version)
+        before = _state(refusal)
+        location = Location.objects.get(pk=data.location_id)
+        if location.pk != refusal.location_id:
+            # Another location: what its board showed then is not known; take it now.
+            refusal.board_snapshot, refusal.board_showed_room = board_snapshot(location.pk, now=now)
+        _apply(refusal, data)
+        refusal.region_id = location.region_id
+        refusal.version += 1
+        refusal.save()
+        RefusalEvent.objects.create(
+            refusal=refusal,
+            action=RefusalEvent.Action.CORRECT,
+            by=by,
+            at=now,
+            version=refusal.version,
+            before=before,
+            after=_state(refusal),
+        )
+        _after_commit(refusal.pk)
+    return refusal
+
+
+def refusal_withdraw(*, refusal_id: int, by: User, expected_version: int | None) -> Refusal:
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        refusal = _lock_own(refusal_id, by, expected_version)
+        before = _state(refusal)
+        refusal.withdrawn_at = now
+        refusal.version += 1
+        refusal.save(update_fields=["withdrawn_at", "version"])
+        RefusalEvent.objects.create(
+            refusal=refusal,
+            action=RefusalEvent.Action.WITHDRAW,
+            by=by,
+            at=now,
+            version=refusal.version,
+            before=before,
+            after=_state(refusal),
+        )
+        _after_commit(refusal.pk)
+    return refusal
+
+
+def _after_commit(refusal_id: int) -> None:
+    """Hook for the aggregation pipeline (refusals/aggregation.py) once the refusal is stored."""
+    from refusals import aggregation
+
+    transaction.on_commit(lambda: aggregation.enqueue(refusal_id))

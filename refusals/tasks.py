@@ -1,0 +1,19 @@
+"""Celery tasks that keep the refusal rollups (refusals/aggregation.py, docs/refusals.md)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from refusals import aggregation
+
+
+@shared_task(name="refusals.tasks.aggregate_refusal", acks_late=True, ignore_result=True)
+def aggregate_refusal(refusal_id: int) -> str:
+    """Count one refusal where it belongs now. Idempotent: safe twice, late or out of order."""
+    return aggregation.aggregate(refusal_id)
+
+
+@shared_task(name="refusals.tasks.sweep_unaggregated", acks_late=True, ignore_result=True)
+def sweep_unaggregated() -> dict[str, int]:
+    """Beat task: aggregate refusals whose task was lost (broker or worker down, a failure)."""
+    return aggregation.sweep()

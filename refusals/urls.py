@@ -1,0 +1,12 @@
+from django.urls import path
+
+from refusals import views
+
+app_name = "refusals"
+
+urlpatterns = [
+    path("refusals/", views.mine, name="mine"),
+    path("refusals/new/", views.register, name="register"),
+    path("refusals/<int:refusal_id>/", views.correct, name="correct"),
+    path("refusals/<int:refusal_id>/withdraw/", views.withdraw, name="withdraw"),
+]

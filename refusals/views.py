@@ -1,0 +1,94 @@
+"""Registration, correction and withdrawal of refusals by community midwives."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from hospitals.models import User
+from hospitals.permissions import is_midwife
+from refusals import selectors, services
+from refusals.forms import RefusalForm
+from refusals.models import Refusal
+
+
+def _midwife(request: HttpRequest) -> User:
+    if not is_midwife(request.user):
+        raise PermissionDenied
+    return request.user  # type: ignore[return-value]
+
+
+@require_http_methods(["GET", "POST"])
+def register(request: HttpRequest) -> HttpResponse:
+    user = _midwife(request)
+    initial = {}
+    if request.GET.get("location", "").isdigit():
+        initial["location"] = int(request.GET["location"])
+    form = RefusalForm(request.POST or None, initial=initial)
+    if request.method == "POST":
+        if form.is_valid():
+            refusal = services.refusal_register(by=user, data=form.to_input())
+            messages.success(
+                request, _("Refusal by %(location)s registered. Thank you.") % {"location": refusal.location.name}
+            )
+            return redirect("refusals:mine")
+        return render(request, "refusals/form.html", {"form": form}, status=400)
+    return render(request, "refusals/form.html", {"form": form})
+
+
+@require_GET
+def mine(request: HttpRequest) -> HttpResponse:
+    user = _midwife(request)
+    refusals = list(selectors.refusals_of(user)[:100])
+    for refusal in refusals:
+        refusal.changeable = services.can_change(refusal, user)  # type: ignore[attr-defined]
+    return render(request, "refusals/mine.html", {"refusals": refusals})
+
+
+def _own(request: HttpRequest, refusal_id: int) -> tuple[User, Refusal]:
+    user = _midwife(request)
+    refusal = get_object_or_404(Refusal, pk=refusal_id, registered_by=user)
+    return user, refusal
+
+
+@require_http_methods(["GET", "POST"])
+def correct(request: HttpRequest, refusal_id: int) -> HttpResponse:
+    user, refusal = _own(request, refusal_id)
+    if not services.can_change(refusal, user):
+        raise PermissionDenied
+    form = RefusalForm(request.POST or None, initial=RefusalForm.initial_for(refusal))
+    context = {"form": form, "refusal": refusal}
+    if request.method == "POST":
+        if not form.is_valid():
+            return render(request, "refusals/form.html", context, status=400)
+        try:
+            services.refusal_correct(
+                refusal_id=refusal.pk, by=user, data=form.to_input(), expected_version=_version(request)
+            )
+        except services.StaleRefusal as stale:
+            context["stale"] = stale.current
+            return render(request, "refusals/form.html", context, status=409)
+        messages.success(request, _("Refusal corrected."))
+        return redirect("refusals:mine")
+    return render(request, "refusals/form.html", context)
+
+
+@require_POST
+def withdraw(request: HttpRequest, refusal_id: int) -> HttpResponse:
+    user, refusal = _own(request, refusal_id)
+    try:
+        services.refusal_withdraw(refusal_id=refusal.pk, by=user, expected_version=_version(request))
+    except services.StaleRefusal:
+        messages.error(request, _("This refusal was changed in the meantime; check it and try again."))
+        return redirect("refusals:mine")
+    messages.success(request, _("Refusal withdrawn."))
+    return redirect("refusals:mine")
+
+
+def _version(request: HttpRequest) -> int | None:
+    raw = request.POST.get("version", "")
+    return int(raw) if raw.isdigit() else None
