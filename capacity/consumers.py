@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -18,9 +20,17 @@ from config.websocket import NO_CHANNEL_LAYER
 from hospitals.models import Region
 from hospitals.permissions import can_view_board
 
+logger = logging.getLogger(__name__)
+
 # Close codes that the htmx ws extension does not retry: the page shows why.
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+
+# Frames waiting for a socket that does not read them (a phone in a tunnel). Past this
+# the socket is closed with 1013 "try again later": the browser reconnects and gets a
+# full snapshot, which is worth more than a long backlog of rows.
+MAX_BACKLOG = 100
+CLOSE_TRY_AGAIN = 1013
 
 SNAPSHOT_TTL = 30.0  # seconds; relative times ("12 min ago") are refreshed in the browser
 
@@ -61,13 +71,15 @@ class BoardConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = NO_CHANNEL_LAYER
     lang: str = settings.LANGUAGE_CODE
     region_id: int | None = None
+    _outbox: asyncio.Queue[str] | None = None
+    _writer: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # However the socket ends (also without a clean close), the hub forgets it.
         try:
             await super().__call__(scope, receive, send)
         finally:
-            live.hub.leave(self)
+            self._stop()
 
     async def connect(self) -> None:
         kwargs: dict[str, Any] = self.scope["url_route"]["kwargs"]
@@ -95,30 +107,64 @@ class BoardConsumer(AsyncWebsocketConsumer):
                     return
                 self.region_id = region_id
         await self.accept()
+        # One writer per socket, started once: a push is then a put on its queue, not a
+        # task per socket per update (docs/performance.md), and one slow socket never
+        # holds up the others.
+        self._outbox = asyncio.Queue()
+        self._writer = asyncio.get_running_loop().create_task(self._write())
         group = live.region_group(self.region_id) if self.region_id else live.NATIONAL
         await live.hub.join([group], self)
         await self.resync()
 
     async def disconnect(self, code: int) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
         live.hub.leave(self)
+        if self._writer is not None and not self._writer.done():
+            self._writer.cancel()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # The socket only pushes. htmx may send form data over it; ignore it.
         return
 
-    async def send_frame(self, frame: str) -> None:
-        await self.send(text_data=frame)
+    def push(self, frame: str) -> None:
+        """Queue a frame for this socket (called by the hub; never blocks)."""
+        if self._outbox is None:
+            return
+        if self._outbox.qsize() >= MAX_BACKLOG:
+            live.hub.leave(self)
+            self._outbox = None
+            asyncio.get_running_loop().create_task(self.close(code=CLOSE_TRY_AGAIN))
+            return
+        self._outbox.put_nowait(frame)
+
+    async def _write(self) -> None:
+        assert self._outbox is not None
+        outbox = self._outbox
+        try:
+            while True:
+                await self.send(text_data=await outbox.get())
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure means the client went away
+            logger.info("board socket write failed, dropping it: %r", exc)
+            live.hub.leave(self)
 
     async def resync(self) -> None:
         """Send a full snapshot of every row this board shows."""
+        html = ""
         for _attempt in range(3):
             seq = live.hub.seq
-            html = snapshots.get(self.region_id, self.lang)
-            if html is None:
-                html = await database_sync_to_async(_render_snapshot)(self.region_id, self.lang)
+            cached = snapshots.get(self.region_id, self.lang)
+            html = (
+                cached
+                if cached is not None
+                else await database_sync_to_async(_render_snapshot)(self.region_id, self.lang)
+            )
             # A change pushed while we rendered already reached this socket: sending the
             # older snapshot after it would undo it on the page. Render again.
             if live.hub.seq == seq:
                 snapshots.put(self.region_id, self.lang, html, seq)
                 break
-        await self.send(text_data=html)
+        self.push(html)

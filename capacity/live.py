@@ -43,7 +43,7 @@ def region_group(region_id: int) -> str:
 class Subscriber(Protocol):
     lang: str
 
-    async def send_frame(self, frame: str) -> None: ...
+    def push(self, frame: str) -> None: ...
 
     async def resync(self) -> None: ...
 
@@ -127,14 +127,11 @@ class Hub:
         if not targets:
             return
         default = frames.get(settings.LANGUAGE_CODE) or next(iter(frames.values()))
-        ordered = list(targets)
-        results = await asyncio.gather(
-            *(s.send_frame(frames.get(s.lang, default)) for s in ordered), return_exceptions=True
-        )
-        for subscriber, result in zip(ordered, results, strict=True):
-            if isinstance(result, Exception):
-                # A socket that went away without a clean close: stop sending to it.
-                logger.info("live push to one socket failed, dropping it: %r", result)
+        for subscriber in targets:
+            try:
+                subscriber.push(frames.get(subscriber.lang, default))
+            except Exception as exc:  # noqa: BLE001 - one bad socket must not stop the others
+                logger.info("live push to one socket failed, dropping it: %r", exc)
                 self.leave(subscriber)
 
     async def _listen(self) -> None:

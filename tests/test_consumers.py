@@ -165,23 +165,40 @@ async def test_hub_drops_a_socket_that_went_away_without_closing() -> None:
 
     class Gone:
         lang = "nl"
-        sent = 0
 
-        async def send_frame(self, frame: str) -> None:
+        def push(self, frame: str) -> None:
             raise ConnectionResetError("client vanished")
 
-        async def resync(self) -> None:
-            return None
+    class Alive:
+        lang = "nl"
+        sent = 0
 
-    class Alive(Gone):
-        async def send_frame(self, frame: str) -> None:
+        def push(self, frame: str) -> None:
             self.sent += 1
 
     hub = live.Hub()
     gone, alive = Gone(), Alive()
-    hub.loop = asyncio.get_running_loop()  # join() without Redis: no listener needed here
-    hub.groups = {"national": {gone, alive}}
+    hub.groups = {"national": {gone, alive}}  # type: ignore[dict-item,arg-type]
     event = {"groups": ["national"], "frames": {"nl": "<p>x</p>"}}
     await hub.dispatch(event)
     await hub.dispatch(event)
     assert hub.groups == {"national": {alive}} and alive.sent == 2
+
+
+async def test_a_socket_that_stops_reading_is_closed_to_reconnect() -> None:
+    from capacity import consumers, live
+
+    consumer = consumers.BoardConsumer()
+    closed: list[int] = []
+
+    async def close(code: int | None = None, reason: str | None = None) -> None:
+        closed.append(code or 0)
+
+    consumer.close = close  # type: ignore[method-assign]
+    consumer._outbox = asyncio.Queue()
+    live.hub.groups.setdefault("national", set()).add(consumer)
+    for i in range(consumers.MAX_BACKLOG):
+        consumer.push(f"<p>{i}</p>")
+    consumer.push("<p>one too many</p>")
+    await asyncio.sleep(0)
+    assert closed == [1013] and consumer not in live.hub.groups.get("national", set())
