@@ -10,6 +10,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from config.models import AppendOnlyModel
 from hospitals.models import Location, Region
 
 
@@ -116,7 +117,7 @@ class Unit(models.Model):
         }
 
 
-class CapacityEvent(models.Model):
+class CapacityEvent(AppendOnlyModel):
     """Append-only history: who changed which unit, how, when and through which interface."""
 
     class Action(models.TextChoices):
@@ -155,14 +156,6 @@ class CapacityEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.unit} v{self.version} {self.action} {self.at:%Y-%m-%d %H:%M}"
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        if self.pk is not None:
-            raise RuntimeError("capacity history is append-only")
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
-
-    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
-        raise RuntimeError("capacity history is append-only")
 
 
 class BoardToken(models.Model):

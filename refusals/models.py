@@ -12,6 +12,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from config.models import AppendOnlyModel
 from hospitals.models import Location, Organisation, Region
 
 
@@ -88,7 +89,7 @@ class Refusal(models.Model):
         return f"{self.location} {self.occurred_at:%Y-%m-%d %H:%M} {self.reason}"
 
 
-class RefusalEvent(models.Model):
+class RefusalEvent(AppendOnlyModel):
     """Append-only history of registrations, corrections and withdrawals."""
 
     class Action(models.TextChoices):
@@ -111,14 +112,6 @@ class RefusalEvent(models.Model):
 
     def __str__(self) -> str:
         return f"refusal {self.refusal_id} v{self.version} {self.action}"
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        if self.pk is not None:
-            raise RuntimeError("refusal history is append-only")
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
-
-    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
-        raise RuntimeError("refusal history is append-only")
 
 
 # --- Rollups (refusals/aggregation.py keeps them; docs/refusals.md) ---------------------------

@@ -157,16 +157,7 @@ def refusal_register(*, by: User, data: RefusalInput) -> Refusal:
         )
         _apply(refusal, data)
         refusal.save()
-        RefusalEvent.objects.create(
-            refusal=refusal,
-            action=RefusalEvent.Action.REGISTER,
-            by=by,
-            at=now,
-            version=1,
-            before=None,
-            after=_state(refusal),
-        )
-        _after_commit(refusal.pk)
+        _record(refusal, action=RefusalEvent.Action.REGISTER, by=by, at=now, before=None)
     return refusal
 
 
@@ -202,16 +193,7 @@ def refusal_correct(*, refusal_id: int, by: User, data: RefusalInput, expected_v
         refusal.region_id = location.region_id
         refusal.version += 1
         refusal.save()
-        RefusalEvent.objects.create(
-            refusal=refusal,
-            action=RefusalEvent.Action.CORRECT,
-            by=by,
-            at=now,
-            version=refusal.version,
-            before=before,
-            after=_state(refusal),
-        )
-        _after_commit(refusal.pk)
+        _record(refusal, action=RefusalEvent.Action.CORRECT, by=by, at=now, before=before)
     return refusal
 
 
@@ -223,17 +205,16 @@ def refusal_withdraw(*, refusal_id: int, by: User, expected_version: int | None)
         refusal.withdrawn_at = now
         refusal.version += 1
         refusal.save(update_fields=["withdrawn_at", "version"])
-        RefusalEvent.objects.create(
-            refusal=refusal,
-            action=RefusalEvent.Action.WITHDRAW,
-            by=by,
-            at=now,
-            version=refusal.version,
-            before=before,
-            after=_state(refusal),
-        )
-        _after_commit(refusal.pk)
+        _record(refusal, action=RefusalEvent.Action.WITHDRAW, by=by, at=now, before=before)
     return refusal
+
+
+def _record(refusal: Refusal, *, action: str, by: User, at: datetime, before: dict[str, object] | None) -> None:
+    """Append the change to the history and hand the refusal to aggregation after commit."""
+    RefusalEvent.objects.create(
+        refusal=refusal, action=action, by=by, at=at, version=refusal.version, before=before, after=_state(refusal)
+    )
+    _after_commit(refusal.pk)
 
 
 def _after_commit(refusal_id: int) -> None:

@@ -119,3 +119,13 @@ def test_nobody_else_and_not_after_the_window(world: World, settings) -> None:
     Refusal.objects.filter(pk=refusal.pk).update(registered_at=timezone.now() - timedelta(hours=25))
     with pytest.raises(PermissionDenied):
         refusal_correct(refusal_id=refusal.pk, by=world.midwife, expected_version=1, data=data(world))
+
+
+def test_refusal_history_is_append_only(world: World) -> None:
+    refusal_register(by=world.midwife, data=data(world))
+    event = RefusalEvent.objects.get()
+    event.after = {}
+    with pytest.raises(RuntimeError):
+        event.save()
+    with pytest.raises(RuntimeError):
+        event.delete()
