@@ -50,3 +50,12 @@ def screen_regions(user: Any) -> Any:
 
 def is_midwife(user: Any) -> bool:
     return has_role(user) and user.role == User.Role.MIDWIFE
+
+
+def can_view_statistics(user: Any, region: Any) -> bool:
+    """Refusal statistics: a coordinator for their own region, national administrators for all."""
+    if not has_role(user) or region is None:
+        return False
+    if user.role == User.Role.NATIONAL_ADMIN or user.is_superuser:
+        return True
+    return bool(user.role == User.Role.COORDINATOR and user.region_id is not None and user.region_id == region.pk)

@@ -1,0 +1,244 @@
+"""Statistics selectors: refusals per region and period, read from the rollups.
+
+Totals and breakdowns come from ``RefusalDaily`` (withdrawn refusals are not in it). The
+weekday × hour heatmap for a period is counted from the refusals table itself, because the
+hourly rollup covers all time. Admission stops come from the capacity history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from capacity.models import CapacityEvent
+from hospitals.models import Location, Region
+from refusals.aggregation import ZONE
+from refusals.models import Refusal, RefusalDaily
+
+PERIOD_KINDS = ("quarter", "month", "week")
+
+
+@dataclass(frozen=True)
+class Period:
+    """A calendar quarter, month or ISO week (Monday to Sunday); ``end`` is exclusive."""
+
+    kind: str
+    start: date
+    end: date
+
+    @classmethod
+    def containing(cls, kind: str, day: date) -> Period:
+        if kind == "quarter":
+            start = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+            end = _add_months(start, 3)
+        elif kind == "month":
+            start = day.replace(day=1)
+            end = _add_months(start, 1)
+        elif kind == "week":
+            start = day - timedelta(days=day.weekday())
+            end = start + timedelta(days=7)
+        else:
+            raise ValueError(kind)
+        return cls(kind, start, end)
+
+    @classmethod
+    def last_full_quarter(cls, today: date) -> Period:
+        return cls.containing("quarter", cls.containing("quarter", today).start - timedelta(days=1))
+
+    def previous(self) -> Period:
+        return Period.containing(self.kind, self.start - timedelta(days=1))
+
+    @property
+    def last_day(self) -> date:
+        return self.end - timedelta(days=1)
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        """The period as aware datetimes, local (Dutch) midnight to midnight."""
+        return (datetime.combine(self.start, time(), ZONE), datetime.combine(self.end, time(), ZONE))
+
+    @property
+    def label(self) -> str:
+        if self.kind == "quarter":
+            return f"Q{(self.start.month - 1) // 3 + 1} {self.start.year}"
+        if self.kind == "month":
+            return f"{self.start:%Y-%m}"
+        iso = self.start.isocalendar()
+        return f"{iso.year}-W{iso.week:02d}"
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class Filters:
+    location_id: int | None = None
+    reason: str = ""
+    care_type: str = ""
+
+
+@dataclass
+class Statistics:
+    region: Region
+    period: Period
+    filters: Filters
+    total: int = 0
+    previous_total: int = 0
+    board_showed_room: int = 0
+    per_location: list[dict[str, Any]] = field(default_factory=list)
+    per_reason: list[dict[str, Any]] = field(default_factory=list)
+    per_care_type: list[dict[str, Any]] = field(default_factory=list)
+    heatmap: list[dict[str, Any]] = field(default_factory=list)  # one row per weekday: label, counts[24], total
+    stops: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def change(self) -> int:
+        return self.total - self.previous_total
+
+    @property
+    def change_percent(self) -> float | None:
+        if not self.previous_total:
+            return None
+        return round(100 * self.change / self.previous_total, 1)
+
+
+def region_locations(region: Region) -> QuerySet[Location]:
+    return Location.objects.filter(region=region).order_by("name")
+
+
+def _daily(region: Region, period: Period, filters: Filters) -> QuerySet[RefusalDaily]:
+    qs = RefusalDaily.objects.filter(region=region, day__gte=period.start, day__lt=period.end)
+    if filters.location_id:
+        qs = qs.filter(location_id=filters.location_id)
+    if filters.reason:
+        qs = qs.filter(reason=filters.reason)
+    if filters.care_type:
+        qs = qs.filter(care_type=filters.care_type)
+    return qs
+
+
+def _sum(qs: QuerySet[RefusalDaily]) -> tuple[int, int]:
+    row = qs.aggregate(n=Sum("count"), room=Sum("count_board_showed_room"))
+    return row["n"] or 0, row["room"] or 0
+
+
+def statistics(region: Region, period: Period, filters: Filters, *, now: datetime | None = None) -> Statistics:
+    now = now or timezone.now()
+    result = Statistics(region=region, period=period, filters=filters)
+    daily = _daily(region, period, filters)
+    result.total, result.board_showed_room = _sum(daily)
+    result.previous_total = _sum(_daily(region, period.previous(), filters))[0]
+
+    names = dict(Location.objects.filter(refusals__region=region).values_list("id", "name").distinct())
+    names.update(region_locations(region).values_list("id", "name"))
+    rows = daily.values("location_id").annotate(n=Sum("count"), room=Sum("count_board_showed_room"))
+    result.per_location = sorted(
+        (
+            {"id": r["location_id"], "name": names.get(r["location_id"], "?"), "count": r["n"], "room": r["room"]}
+            for r in rows
+        ),
+        key=lambda r: (-r["count"], r["name"]),
+    )
+    reasons = dict(Refusal.Reason.choices)
+    counts = dict(daily.values_list("reason").annotate(n=Sum("count")).values_list("reason", "n"))
+    result.per_reason = [{"key": k, "name": str(reasons[k]), "count": counts.get(k, 0)} for k in reasons]
+    care_types = dict(Refusal.CareType.choices)
+    counts = dict(daily.values_list("care_type").annotate(n=Sum("count")).values_list("care_type", "n"))
+    result.per_care_type = [{"key": k, "name": str(care_types[k]), "count": counts.get(k, 0)} for k in care_types]
+
+    result.heatmap = heatmap(region, period, filters)
+    result.stops = admission_stops(region, period, location_id=filters.location_id, now=now)
+    return result
+
+
+WEEKDAYS = (_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun"))
+
+
+def heatmap(region: Region, period: Period, filters: Filters) -> list[dict[str, Any]]:
+    """Refusals per weekday (Monday first) × hour, local time, counted from the refusals table."""
+    start, end = period.bounds()
+    qs = Refusal.objects.filter(region=region, occurred_at__gte=start, occurred_at__lt=end, withdrawn_at__isnull=True)
+    if filters.location_id:
+        qs = qs.filter(location_id=filters.location_id)
+    if filters.reason:
+        qs = qs.filter(reason=filters.reason)
+    if filters.care_type:
+        qs = qs.filter(care_type=filters.care_type)
+    grid = [[0] * 24 for _ in range(7)]
+    rows = (
+        qs.order_by()
+        .annotate(wd=ExtractIsoWeekDay("occurred_at", tzinfo=ZONE), hr=ExtractHour("occurred_at", tzinfo=ZONE))
+        .values("wd", "hr")
+        .annotate(n=Count("id"))
+    )
+    for r in rows:
+        grid[r["wd"] - 1][r["hr"]] = r["n"]
+    return [{"weekday": i, "label": WEEKDAYS[i], "counts": grid[i], "total": sum(grid[i])} for i in range(7)]
+
+
+def admission_stops(
+    region: Region, period: Period, *, location_id: int | None = None, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Admission stops per location: how many started in the period, and their time in it.
+
+    A stop starts with an event whose ``after.status`` is "stop" and ``before.status`` is
+    not, and ends with the reverse. Durations are clipped to the period; a stop still open
+    counts until now (or the period end, whichever is first).
+    """
+    now = now or timezone.now()
+    start, end = period.bounds()
+    until = min(end, now)
+    locations = region_locations(region)
+    if location_id:
+        locations = locations.filter(pk=location_id)
+    transitions = (
+        CapacityEvent.objects.filter(unit__location__in=locations, at__lt=end)
+        .filter(
+            (Q(after__status="stop") & ~Q(before__status="stop"))
+            | (Q(before__status="stop") & ~Q(after__status="stop"))
+        )
+        .order_by("unit_id", "at", "id")
+        .values_list("unit_id", "unit__location_id", "at", "after__status")
+    )
+    started: dict[int, int] = {}
+    seconds: dict[int, float] = {}
+    open_since: dict[int, datetime] = {}
+    unit_location: dict[int, int] = {}
+    for unit_id, loc_id, at, after_status in transitions:
+        unit_location[unit_id] = loc_id
+        if after_status == "stop":
+            if unit_id not in open_since:
+                open_since[unit_id] = at
+                if start <= at < end:
+                    started[loc_id] = started.get(loc_id, 0) + 1
+        elif unit_id in open_since:
+            _add(seconds, loc_id, open_since.pop(unit_id), at, start, until)
+    for unit_id, since in open_since.items():
+        _add(seconds, unit_location[unit_id], since, until, start, until)
+    out = []
+    for loc in locations:
+        if loc.pk in started or loc.pk in seconds:
+            total = int(seconds.get(loc.pk, 0))
+            out.append(
+                {
+                    "id": loc.pk,
+                    "name": loc.name,
+                    "count": started.get(loc.pk, 0),
+                    "seconds": total,
+                    "hours": round(total / 3600, 1),
+                }
+            )
+    return out
+
+
+def _add(seconds: dict[int, float], loc_id: int, a: datetime, b: datetime, start: datetime, until: datetime) -> None:
+    lo, hi = max(a, start), min(b, until)
+    if hi > lo:
+        seconds[loc_id] = seconds.get(loc_id, 0) + (hi - lo).total_seconds()

@@ -1,0 +1,223 @@
+"""Refusal statistics for coordinators (own region) and national administrators (all regions)."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from typing import Any
+
+from django import forms
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET
+
+from config.forms import TiedErrorsMixin
+from hospitals.models import Location, Region, User
+from hospitals.permissions import can_view_statistics, has_role
+from refusals.models import Refusal
+from refusals.statistics import Filters, Period, Statistics, region_locations, statistics
+
+
+class StatisticsFilterForm(TiedErrorsMixin, forms.Form):
+    period = forms.ChoiceField(
+        label=gettext_lazy("Period"),
+        required=False,
+        choices=[
+            ("quarter", gettext_lazy("quarter")),
+            ("month", gettext_lazy("month")),
+            ("week", gettext_lazy("week")),
+        ],
+    )
+    start = forms.DateField(
+        label=gettext_lazy("Period containing"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=gettext_lazy("Empty: the last full quarter, or the current month or week."),
+    )
+    location: forms.ModelChoiceField[Location] = forms.ModelChoiceField(
+        label=gettext_lazy("Location"),
+        required=False,
+        queryset=Location.objects.none(),
+        empty_label=gettext_lazy("all locations"),
+    )
+    reason = forms.ChoiceField(
+        label=gettext_lazy("Reason"),
+        required=False,
+        choices=[("", gettext_lazy("all reasons")), *Refusal.Reason.choices],
+    )
+    care_type = forms.ChoiceField(
+        label=gettext_lazy("Care type"),
+        required=False,
+        choices=[("", gettext_lazy("all care types")), *Refusal.CareType.choices],
+    )
+
+    def __init__(self, *args: Any, region: Region, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["location"].queryset = region_locations(region)  # type: ignore[attr-defined]
+
+    def clean_start(self) -> date | None:
+        start: date | None = self.cleaned_data.get("start")
+        if start is not None and not (date(2000, 1, 1) <= start <= timezone.localdate()):
+            raise forms.ValidationError(_("Choose a date between 2000 and today."))
+        return start
+
+    def get_period(self) -> Period:
+        kind = self.cleaned_data.get("period") or "quarter"
+        start = self.cleaned_data.get("start")
+        today = timezone.localdate()
+        if start is None:
+            return Period.last_full_quarter(today) if kind == "quarter" else Period.containing(kind, today)
+        return Period.containing(kind, start)
+
+    def get_filters(self) -> Filters:
+        location = self.cleaned_data.get("location")
+        return Filters(
+            location_id=location.pk if location else None,
+            reason=self.cleaned_data.get("reason") or "",
+            care_type=self.cleaned_data.get("care_type") or "",
+        )
+
+
+def _statistics_user(request: HttpRequest) -> User:
+    user: Any = request.user
+    if not has_role(user) or not (user.role in (User.Role.COORDINATOR, User.Role.NATIONAL_ADMIN) or user.is_superuser):
+        raise PermissionDenied
+    return user  # type: ignore[no-any-return]
+
+
+@require_GET
+def statistics_index(request: HttpRequest) -> HttpResponse:
+    user = _statistics_user(request)
+    if user.role == User.Role.COORDINATOR and not user.is_superuser:
+        if user.region is None:
+            raise PermissionDenied
+        return redirect("refusals:statistics_region", region_code=user.region.code)
+    regions = [r for r in Region.objects.order_by("name") if can_view_statistics(user, r)]
+    return render(request, "refusals/statistics.html", {"regions": regions, "chooser": True})
+
+
+@require_GET
+def statistics_region(request: HttpRequest, region_code: str) -> HttpResponse:
+    user = _statistics_user(request)
+    region = get_object_or_404(Region, code=region_code)
+    if not can_view_statistics(user, region):
+        raise PermissionDenied
+    form = StatisticsFilterForm(request.GET or None, region=region)
+    context: dict[str, Any] = {"region": region, "form": form}
+    if request.GET and not form.is_valid():
+        return render(request, "refusals/statistics.html", context, status=400)
+    if not request.GET:
+        form = StatisticsFilterForm({}, region=region)
+        form.is_valid()
+        context["form"] = form
+    stats = statistics(region, form.get_period(), form.get_filters())
+    if request.GET.get("format") == "csv":
+        return _csv(stats)
+    if request.GET.get("format") == "xlsx":
+        return _xlsx(stats)
+    context.update(
+        stats=stats,
+        hours=range(24),
+        chart_data={
+            "locations": {
+                "labels": [r["name"] for r in stats.per_location],
+                "counts": [r["count"] for r in stats.per_location],
+                "room": [r["room"] for r in stats.per_location],
+                "label": _("Refusals"),
+                "roomLabel": _("of which while the board showed room"),
+            },
+            "reasons": {
+                "labels": [r["name"] for r in stats.per_reason],
+                "counts": [r["count"] for r in stats.per_reason],
+                "label": _("Refusals"),
+            },
+        },
+        regions=[r for r in Region.objects.order_by("name") if can_view_statistics(user, r)],
+        csv_query=_with_format(request, "csv"),
+        xlsx_query=_with_format(request, "xlsx"),
+        applied=_applied(form),
+    )
+    return render(request, "refusals/statistics.html", context)
+
+
+def _applied(form: StatisticsFilterForm) -> list[str]:
+    """The chosen filters in words, for the printed report."""
+    data = form.cleaned_data
+    out = []
+    if data.get("location"):
+        out.append(data["location"].name)
+    if data.get("reason"):
+        out.append(str(Refusal.Reason(data["reason"]).label))
+    if data.get("care_type"):
+        out.append(str(Refusal.CareType(data["care_type"]).label))
+    return out
+
+
+def _with_format(request: HttpRequest, fmt: str) -> str:
+    query = request.GET.copy()
+    query["format"] = fmt
+    return query.urlencode()
+
+
+def _filename(stats: Statistics, ext: str) -> str:
+    return f"refusals-{stats.region.code}-{stats.period.label.replace(' ', '-')}.{ext}"
+
+
+def _rows(stats: Statistics) -> list[list[Any]]:
+    """What the page shows, as rows; sections are separated by an empty row."""
+    period, f = stats.period, stats.filters
+    location = Location.objects.filter(pk=f.location_id).values_list("name", flat=True).first() if f.location_id else ""
+    rows: list[list[Any]] = [
+        [_("Region"), stats.region.name],
+        [_("Period"), period.label, period.start.isoformat(), period.last_day.isoformat()],
+        [_("Location"), location or ""],
+        [_("Reason"), str(dict(Refusal.Reason.choices).get(f.reason, ""))],
+        [_("Care type"), str(dict(Refusal.CareType.choices).get(f.care_type, ""))],
+        [],
+        [_("Refusals"), stats.total],
+        [_("Previous period"), stats.previous_total],
+        [_("While the board showed room"), stats.board_showed_room],
+        [],
+        [_("Location"), _("Refusals"), _("While the board showed room")],
+        *[[r["name"], r["count"], r["room"]] for r in stats.per_location],
+        [],
+        [_("Reason"), _("Refusals")],
+        *[[r["name"], r["count"]] for r in stats.per_reason],
+        [],
+        [_("Care type"), _("Refusals")],
+        *[[r["name"], r["count"]] for r in stats.per_care_type],
+        [],
+        [_("Weekday"), *[f"{h:02d}" for h in range(24)], _("Total")],
+        *[[str(row["label"]), *row["counts"], row["total"]] for row in stats.heatmap],
+        [],
+        [_("Location"), _("Admission stops started"), _("Hours in admission stop")],
+        *[[r["name"], r["count"], r["hours"]] for r in stats.stops],
+    ]
+    return rows
+
+
+def _csv(stats: Statistics) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{_filename(stats, "csv")}"'
+    response.write("\ufeff")  # so spreadsheet programs read UTF-8
+    csv.writer(response).writerows(_rows(stats))
+    return response
+
+
+def _xlsx(stats: Statistics) -> HttpResponse:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = stats.period.label
+    for row in _rows(stats):
+        sheet.append(row)
+    sheet.column_dimensions["A"].width = 40
+    response = HttpResponse(content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f'attachment; filename="{_filename(stats, "xlsx")}"'
+    book.save(response)
+    return response

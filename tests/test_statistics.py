@@ -1,0 +1,121 @@
+"""Statistics selectors: periods, totals from the rollups, heatmap and admission stops."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from django.db.models import Count
+
+from capacity.models import CapacityEvent, Unit
+from hospitals.permissions import can_view_statistics
+from refusals import aggregation
+from refusals.aggregation import ZONE
+from refusals.models import Refusal
+from refusals.statistics import Filters, Period, admission_stops, statistics
+from tests.conftest import World
+
+
+def make_refusal(world: World, at: datetime, **kw: object) -> Refusal:
+    values: dict[str, object] = {
+        "occurred_at": at,
+        "location": world.location,
+        "region": world.location.region,
+        "care_type": "overdracht",
+        "reason": "no_delivery_room",
+        "outcome": "home",
+        "registered_by": world.midwife,
+    }
+    values.update(kw)
+    return Refusal.objects.create(**values)
+
+
+def test_periods() -> None:
+    assert Period.last_full_quarter(date(2026, 11, 25)) == Period("quarter", date(2026, 7, 1), date(2026, 10, 1))
+    assert Period.last_full_quarter(date(2026, 2, 1)) == Period("quarter", date(2025, 10, 1), date(2026, 1, 1))
+    assert Period.containing("month", date(2026, 12, 9)) == Period("month", date(2026, 12, 1), date(2027, 1, 1))
+    week = Period.containing("week", date(2026, 11, 25))  # a Wednesday
+    assert (week.start, week.end, week.label) == (date(2026, 11, 23), date(2026, 11, 30), "2026-W48")
+    assert Period("quarter", date(2026, 1, 1), date(2026, 4, 1)).previous().label == "Q4 2025"
+    assert Period.containing("month", date(2026, 3, 5)).previous().start == date(2026, 2, 1)
+
+
+def test_permission_per_role(world: World) -> None:
+    assert can_view_statistics(world.coordinator, world.region)
+    assert not can_view_statistics(world.coordinator, world.other_region)
+    assert can_view_statistics(world.national_admin, world.other_region)
+    for user in (world.staff, world.midwife, world.org_admin, world.no_role):
+        assert not can_view_statistics(user, world.region)
+
+
+def test_totals_match_the_refusals_table(world: World) -> None:
+    base = datetime(2026, 8, 3, 10, 0, tzinfo=ZONE)  # a Monday in Q3
+    make_refusal(world, base)
+    make_refusal(world, base + timedelta(days=1, hours=13), reason="no_staff", care_type="begeleiding")
+    make_refusal(world, base + timedelta(days=2), location=world.other_location, board_showed_room=True)
+    make_refusal(world, base + timedelta(days=3), withdrawn_at=base + timedelta(days=4))  # not counted
+    make_refusal(world, base, location=world.far_location, region=world.other_region)  # other region
+    make_refusal(world, datetime(2026, 6, 30, 23, 30, tzinfo=ZONE))  # Q2, local time
+    make_refusal(world, datetime(2026, 9, 30, 23, 30, tzinfo=ZONE))  # Q3 in Dutch time, 21:30 UTC
+    aggregation.rebuild()
+
+    q3 = Period("quarter", date(2026, 7, 1), date(2026, 10, 1))
+    stats = statistics(world.region, q3, Filters())
+    start, end = q3.bounds()
+    direct = Refusal.objects.filter(
+        region=world.region, occurred_at__gte=start, occurred_at__lt=end, withdrawn_at__isnull=True
+    )
+    assert stats.total == direct.count() == 4
+    assert stats.previous_total == 1 and stats.change == 3 and stats.change_percent == 300.0
+    assert stats.board_showed_room == 1
+    per_location = {r["name"]: (r["count"], r["room"]) for r in stats.per_location}
+    expected = dict(direct.values_list("location__name").annotate(n=Count("id")).values_list("location__name", "n"))
+    assert {k: v[0] for k, v in per_location.items()} == expected
+    assert per_location["Diakonessenhuis Utrecht"] == (1, 1)
+    assert {r["key"]: r["count"] for r in stats.per_reason}["no_staff"] == 1
+    assert {r["key"]: r["count"] for r in stats.per_care_type} == {"begeleiding": 1, "overdracht": 3}
+    assert sum(row["total"] for row in stats.heatmap) == 4
+    assert stats.heatmap[0]["counts"][10] == 1  # Monday 10:00 local
+    assert stats.heatmap[1]["counts"][23] == 1  # Tuesday 23:00 local
+    assert stats.heatmap[2]["counts"][23] == 1  # Wednesday 30 September 23:30 local
+
+    only = statistics(world.region, q3, Filters(location_id=world.location.pk, reason="no_delivery_room"))
+    assert only.total == 2 and sum(row["total"] for row in only.heatmap) == 2
+
+
+def stop_event(unit: Unit, at: datetime, before: str, after: str) -> None:
+    CapacityEvent.objects.create(
+        unit=unit,
+        action=CapacityEvent.Action.UPDATE,
+        source=CapacityEvent.Source.WEB,
+        at=at,
+        version=1,
+        before={"status": before},
+        after={"status": after},
+    )
+
+
+def test_admission_stops_count_and_clipped_duration(world: World) -> None:
+    q3 = Period("quarter", date(2026, 7, 1), date(2026, 10, 1))
+    start, end = q3.bounds()
+    # Began before the quarter, ended 2 hours into it: not counted as started, 2 hours inside.
+    stop_event(world.unit, start - timedelta(hours=5), "open", "stop")
+    stop_event(world.unit, start + timedelta(hours=1), "stop", "stop")  # still stopped: no transition
+    stop_event(world.unit, start + timedelta(hours=2), "stop", "limited")
+    # Started and ended inside: 3 hours.
+    stop_event(world.nicu, start + timedelta(days=10), "limited", "stop")
+    stop_event(world.nicu, start + timedelta(days=10, hours=3), "stop", "open")
+    # Started 4 hours before the end and never ended: clipped at the period end.
+    stop_event(world.other_unit, end - timedelta(hours=4), "open", "stop")
+    # Other region: not shown.
+    stop_event(world.far_unit, start + timedelta(days=1), "open", "stop")
+
+    stops = {
+        r["name"]: (r["count"], r["hours"]) for r in admission_stops(world.region, q3, now=end + timedelta(days=9))
+    }
+    assert stops == {"WKZ Utrecht": (1, 5.0), "Diakonessenhuis Utrecht": (1, 4.0)}
+    # A stop still open counts until now when now lies inside the period.
+    now = end - timedelta(hours=1)
+    stops = {r["name"]: r["hours"] for r in admission_stops(world.region, q3, now=now)}
+    assert stops["Diakonessenhuis Utrecht"] == 3.0
+    only = admission_stops(world.region, q3, location_id=world.other_location.pk, now=now)
+    assert [r["name"] for r in only] == ["Diakonessenhuis Utrecht"]

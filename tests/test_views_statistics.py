@@ -1,0 +1,199 @@
+"""The statistics page: who may see it, filters, bad input, CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from refusals import aggregation
+from refusals.models import Refusal
+from refusals.services import RefusalInput, refusal_register
+from tests.conftest import World
+
+URL = "/statistics/midden/"
+
+
+def register(world: World, **kw: Any) -> Refusal:
+    values: dict[str, Any] = {
+        "occurred_at": timezone.now() - timedelta(minutes=29),
+        "location_id": world.location.pk,
+        "care_type": "overdracht",
+        "reason": "no_delivery_room",
+        "outcome": "home",
+    }
+    values.update(kw)
+    return refusal_register(by=world.midwife, data=RefusalInput(**values))
+
+
+@pytest.fixture
+def refusals(world: World, django_capture_on_commit_callbacks: Any) -> list[Refusal]:
+    with django_capture_on_commit_callbacks(execute=True):
+        made = [
+            register(world),
+            register(world, reason="no_staff"),
+            register(world, location_id=world.other_location.pk, care_type="begeleiding"),
+        ]
+    aggregation.rebuild()  # as the worker or the sweep would
+    return made
+
+
+def this_week() -> str:
+    day = timezone.localtime(timezone.now() - timedelta(minutes=30)).date()  # when the fixture's refusals happened
+    return f"period=week&start={day.isoformat()}"
+
+
+@pytest.mark.parametrize("persona", ["staff", "other_staff", "midwife", "org_admin", "no_role"])
+def test_others_are_refused(world: World, client_for, persona: str) -> None:
+    c = client_for(world.personas()[persona])
+    assert c.get("/statistics/").status_code == 403
+    assert c.get(URL).status_code == 403
+    assert c.get(f"{URL}?format=csv").status_code == 403
+
+
+def test_anonymous_goes_to_login(world: World, client) -> None:  # type: ignore[no-untyped-def]
+    response = client.get(URL)
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_coordinator_sees_only_own_region(world: World, client_for) -> None:
+    c = client_for(world.coordinator)
+    response = c.get("/statistics/")
+    assert response.status_code == 302 and response["Location"] == URL
+    assert c.get(URL).status_code == 200
+    assert c.get("/statistics/west/").status_code == 403
+    assert c.get("/statistics/nowhere/").status_code == 404
+
+
+def test_national_admin_chooses_a_region(world: World, client_for) -> None:
+    c = client_for(world.national_admin)
+    body = c.get("/statistics/").content.decode()
+    assert 'href="/statistics/midden/"' in body and 'href="/statistics/west/"' in body
+    assert c.get("/statistics/west/").status_code == 200
+
+
+def test_nav_link_only_for_coordinators_and_national_admins(world: World, client_for) -> None:
+    assert 'href="/statistics/"' in client_for(world.coordinator).get("/board/").content.decode()
+    assert 'href="/statistics/"' not in client_for(world.midwife).get("/board/").content.decode()
+
+
+def test_default_period_is_last_full_quarter(world: World, client_for) -> None:
+    stats = client_for(world.coordinator).get(URL).context["stats"]
+    assert stats.period.kind == "quarter" and stats.period.end <= timezone.localdate()
+    assert stats.period.end > timezone.localdate() - timedelta(days=93)
+
+
+def test_totals_and_tables(world: World, client_for, refusals: list[Refusal]) -> None:
+    response = client_for(world.coordinator).get(f"{URL}?{this_week()}")
+    assert response.status_code == 200
+    stats = response.context["stats"]
+    assert stats.total == Refusal.objects.filter(region=world.region, withdrawn_at__isnull=True).count() == 3
+    assert {r["name"]: r["count"] for r in stats.per_location} == {"WKZ Utrecht": 2, "Diakonessenhuis Utrecht": 1}
+    assert sum(row["total"] for row in stats.heatmap) == 3
+    body = response.content.decode()
+    assert "<caption>" in body and '<th scope="row">WKZ Utrecht</th>' in body
+    assert 'id="stats-data"' in body and "vendor/chartjs/chart.umd.min.js" in body and "js/stats.js" in body
+
+
+@pytest.mark.parametrize(
+    ("query", "total"),
+    [("reason=no_staff", 1), ("care_type=begeleiding", 1), ("reason=no_delivery_room&care_type=overdracht", 1)],
+)
+def test_filters(world: World, client_for, refusals: list[Refusal], query: str, total: int) -> None:
+    response = client_for(world.coordinator).get(f"{URL}?{this_week()}&{query}")
+    assert response.status_code == 200 and response.context["stats"].total == total
+
+
+def test_location_filter(world: World, client_for, refusals: list[Refusal]) -> None:
+    c = client_for(world.coordinator)
+    response = c.get(f"{URL}?{this_week()}&location={world.other_location.pk}&reason=no_delivery_room")
+    assert response.context["stats"].total == 1
+    assert "Gefilterd op: Diakonessenhuis Utrecht · geen verloskamer" in response.content.decode()
+    # A location of another region is not a valid choice.
+    assert c.get(f"{URL}?{this_week()}&location={world.far_location.pk}").status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("period=year", "period"),
+        ("start=gisteren", "start"),
+        ("start=2999-01-01", "start"),
+        ("location=abc", "location"),
+        ("location=999999", "location"),
+        ("reason=weather", "reason"),
+        ("care_type=x", "care_type"),
+    ],
+)
+def test_bad_input_is_400_with_field_errors(world: World, client_for, query: str, field: str) -> None:
+    response = client_for(world.coordinator).get(f"{URL}?{query}")
+    assert response.status_code == 400
+    assert field in response.context["form"].errors
+    assert f'id="id_{field}-error"' in response.content.decode()
+    assert client_for(world.coordinator).get(f"{URL}?{query}&format=csv").status_code == 400
+
+
+def csv_rows(response: Any) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+
+
+def section(rows: list[list[str]], header: list[str]) -> dict[str, list[str]]:
+    """The rows under a header row, up to the next empty row, keyed by their first cell."""
+    at = rows.index(header) + 1
+    out: dict[str, list[str]] = {}
+    while at < len(rows) and rows[at]:
+        out[rows[at][0]] = rows[at][1:]
+        at += 1
+    return out
+
+
+def test_csv_export(world: World, client_for, refusals: list[Refusal]) -> None:
+    response = client_for(world.coordinator).get(f"{URL}?{this_week()}&format=csv")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert response["Content-Disposition"].startswith('attachment; filename="refusals-midden-')
+    assert response.content.startswith("\ufeff".encode())
+    rows = csv_rows(response)
+    assert rows[0] == ["Regio", "Midden-Nederland"]
+    assert ["Weigeringen", "3"] in rows
+    room = str(sum(r.board_showed_room for r in refusals if r.location_id == world.location.pk))
+    assert section(rows, ["Locatie", "Weigeringen", "Terwijl het bord ruimte toonde"])["WKZ Utrecht"] == ["2", room]
+    reasons = section(rows, ["Reden", "Weigeringen"])
+    assert reasons["geen personeel"] == ["1"] and reasons["geen verloskamer"] == ["2"]
+    heat = section(rows, ["Weekdag", *[f"{h:02d}" for h in range(24)], "Totaal"])
+    assert sum(int(v[-1]) for v in heat.values()) == 3
+
+    filtered = client_for(world.coordinator).get(f"{URL}?{this_week()}&reason=no_staff&format=csv")
+    rows = csv_rows(filtered)
+    assert ["Weigeringen", "1"] in rows and ["Reden", "geen personeel"] in rows
+    assert list(section(rows, ["Locatie", "Weigeringen", "Terwijl het bord ruimte toonde"])) == ["WKZ Utrecht"]
+
+
+def test_withdrawn_refusal_leaves_the_statistics(
+    world: World, client_for, refusals: list[Refusal], django_capture_on_commit_callbacks: Any
+) -> None:
+    from refusals.services import refusal_withdraw
+
+    with django_capture_on_commit_callbacks(execute=True):
+        refusal_withdraw(refusal_id=refusals[0].pk, by=world.midwife, expected_version=1)
+    aggregation.rebuild()
+    stats = client_for(world.coordinator).get(f"{URL}?{this_week()}").context["stats"]
+    assert stats.total == 2
+
+
+def test_xlsx_export(world: World, client_for, refusals: list[Refusal]) -> None:
+    from openpyxl import load_workbook
+
+    response = client_for(world.coordinator).get(f"{URL}?{this_week()}&format=xlsx")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert response["Content-Disposition"].startswith('attachment; filename="refusals-midden-')
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    rows = [[c for c in row if c is not None] for row in sheet.iter_rows(values_only=True)]
+    assert rows[0] == ["Regio", "Midden-Nederland"] and ["Weigeringen", 3] in rows
+    assert ["geen personeel", 1] in rows
+    assert client_for(world.midwife).get(f"{URL}?format=xlsx").status_code == 403
