@@ -115,7 +115,8 @@ def board_snapshot(location_id: int, *, now: datetime) -> tuple[dict[str, object
     return {"at": now.isoformat(), "units": units}, room
 
 
-def _state(refusal: Refusal) -> dict[str, object]:
+def refusal_state(refusal: Refusal) -> dict[str, object]:
+    """The refusal as its history records it (before/after)."""
     return {
         "occurred_at": refusal.occurred_at.isoformat(),
         "location_id": refusal.location_id,
@@ -184,7 +185,7 @@ def refusal_correct(*, refusal_id: int, by: User, data: RefusalInput, expected_v
     validate_refusal(data, now=now)
     with transaction.atomic(durable=True):
         refusal = _lock_own(refusal_id, by, expected_version)
-        before = _state(refusal)
+        before = refusal_state(refusal)
         location = Location.objects.get(pk=data.location_id)
         if location.pk != refusal.location_id:
             # Another location: what its board showed then is not known; take it now.
@@ -201,7 +202,7 @@ def refusal_withdraw(*, refusal_id: int, by: User, expected_version: int | None)
     now = timezone.now()
     with transaction.atomic(durable=True):
         refusal = _lock_own(refusal_id, by, expected_version)
-        before = _state(refusal)
+        before = refusal_state(refusal)
         refusal.withdrawn_at = now
         refusal.version += 1
         refusal.save(update_fields=["withdrawn_at", "version"])
@@ -212,7 +213,13 @@ def refusal_withdraw(*, refusal_id: int, by: User, expected_version: int | None)
 def _record(refusal: Refusal, *, action: str, by: User, at: datetime, before: dict[str, object] | None) -> None:
     """Append the change to the history and hand the refusal to aggregation after commit."""
     RefusalEvent.objects.create(
-        refusal=refusal, action=action, by=by, at=at, version=refusal.version, before=before, after=_state(refusal)
+        refusal=refusal,
+        action=action,
+        by=by,
+        at=at,
+        version=refusal.version,
+        before=before,
+        after=refusal_state(refusal),
     )
     _after_commit(refusal.pk)
 

@@ -46,6 +46,7 @@ from capacity.models import CapacityEvent, Unit
 from hospitals.models import Location, Organisation, Region, User
 from refusals import aggregation
 from refusals.models import Refusal, RefusalEvent, RefusalTally
+from refusals.services import refusal_state
 
 ZONE = ZoneInfo("Europe/Amsterdam")
 USERNAME_PREFIX = "synthetic-"
@@ -310,7 +311,7 @@ class Command(BaseCommand):
                 Refusal.objects.bulk_create(rows, batch_size=batch)
                 events = []
                 for r in rows:
-                    state = _state(r)
+                    state = refusal_state(r)
                     events.append(
                         RefusalEvent(
                             refusal_id=r.pk,
@@ -536,23 +537,6 @@ def _snapshot(
             }
         )
     return {"at": at.isoformat(), "units": units}
-
-
-def _state(refusal: Refusal) -> dict[str, object]:
-    """As refusals.services._state records it in the history."""
-    return {
-        "occurred_at": refusal.occurred_at.isoformat(),
-        "location_id": refusal.location_id,
-        "care_type": refusal.care_type,
-        "reason": refusal.reason,
-        "gestational_weeks": refusal.gestational_weeks,
-        "outcome": refusal.outcome,
-        "outcome_location_id": refusal.outcome_location_id,
-        "hospitals_called": refusal.hospitals_called,
-        "note": refusal.note,
-        "withdrawn": refusal.withdrawn_at is not None,
-        "version": refusal.version,
-    }
 
 
 def synthetic_users() -> Any:
