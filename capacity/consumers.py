@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from typing import Any
@@ -71,7 +72,8 @@ class BoardConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = NO_CHANNEL_LAYER
     lang: str = settings.LANGUAGE_CODE
     region_id: int | None = None
-    _outbox: asyncio.Queue[str] | None = None
+    _outbox: collections.deque[str] | None = None
+    _wake: asyncio.Future[None] | None = None
     _writer: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -110,7 +112,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
         # One writer per socket, started once: a push is then a put on its queue, not a
         # task per socket per update (docs/performance.md), and one slow socket never
         # holds up the others.
-        self._outbox = asyncio.Queue()
+        self._outbox = collections.deque()
         self._writer = asyncio.get_running_loop().create_task(self._write())
         group = live.region_group(self.region_id) if self.region_id else live.NATIONAL
         await live.hub.join([group], self)
@@ -130,21 +132,36 @@ class BoardConsumer(AsyncWebsocketConsumer):
 
     def push(self, frame: str) -> None:
         """Queue a frame for this socket (called by the hub; never blocks)."""
-        if self._outbox is None:
+        outbox = self._outbox
+        if outbox is None:
             return
-        if self._outbox.qsize() >= MAX_BACKLOG:
+        if len(outbox) >= MAX_BACKLOG:
             live.hub.leave(self)
             self._outbox = None
             asyncio.get_running_loop().create_task(self.close(code=CLOSE_TRY_AGAIN))
             return
-        self._outbox.put_nowait(frame)
+        outbox.append(frame)
+        wake = self._wake
+        if wake is not None:
+            self._wake = None
+            if not wake.done():
+                wake.set_result(None)
 
     async def _write(self) -> None:
-        assert self._outbox is not None
+        # A deque and one future instead of an asyncio.Queue, and the server's own send
+        # instead of the consumer's layers: this loop runs once per socket per update.
         outbox = self._outbox
+        assert outbox is not None
+        send = self.base_send
+        loop = asyncio.get_running_loop()
         try:
             while True:
-                await self.send(text_data=await outbox.get())
+                while outbox:
+                    await send({"type": "websocket.send", "text": outbox.popleft()})
+                if self._outbox is not outbox:
+                    return  # closed for falling behind
+                self._wake = loop.create_future()
+                await self._wake
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure means the client went away

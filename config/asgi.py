@@ -11,18 +11,17 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from capacity.embedded import start_periodic_tasks  # noqa: E402
 from capacity.routing import websocket_urlpatterns  # noqa: E402
 from config.gc import configure_gc  # noqa: E402
-from config.websocket import HostsOriginValidator  # noqa: E402
+from config.websocket import HostsOriginValidator, websocket_auth_stack  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": HostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": HostsOriginValidator(websocket_auth_stack(URLRouter(websocket_urlpatterns))),
     }
 )
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlparse
 
+from channels.auth import AuthMiddleware
 from channels.security.websocket import OriginValidator, WebsocketDenier
+from channels.sessions import CookieMiddleware, InstanceSessionWrapper, SessionMiddleware
 from django.conf import settings
 
 NO_CHANNEL_LAYER = "no-channel-layer"  # an alias that is not configured: Channels skips the layer
@@ -35,3 +37,23 @@ class HostsOriginValidator(OriginValidator):
         if not self.valid_origin(origin):
             return await _Denier()(scope, receive, send)
         return await self.application(scope, receive, send)
+
+
+class ReadOnlySessionMiddleware(SessionMiddleware):
+    """Channels' session middleware without its ``send`` wrapper.
+
+    The wrapper saves a modified session on ``http.response.start``, a message a
+    websocket never sends; it still inspects the session on every frame (about a
+    quarter of the per-socket cost of a board push, docs/performance.md). Our
+    websockets only read the session, so frames go straight to the server.
+    """
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
+        wrapper = InstanceSessionWrapper(scope, send)
+        await wrapper.resolve_session()
+        return await self.inner(wrapper.scope, receive, send)
+
+
+def websocket_auth_stack(inner: Any) -> Any:
+    """``AuthMiddlewareStack`` for websockets that only read the session."""
+    return CookieMiddleware(ReadOnlySessionMiddleware(AuthMiddleware(inner)))

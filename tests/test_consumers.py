@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 
 import pytest
 from channels.db import database_sync_to_async
@@ -195,7 +196,7 @@ async def test_a_socket_that_stops_reading_is_closed_to_reconnect() -> None:
         closed.append(code or 0)
 
     consumer.close = close  # type: ignore[method-assign]
-    consumer._outbox = asyncio.Queue()
+    consumer._outbox = collections.deque()
     live.hub.groups.setdefault("national", set()).add(consumer)
     for i in range(consumers.MAX_BACKLOG):
         consumer.push(f"<p>{i}</p>")
