@@ -22,12 +22,14 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Iterable
+import threading
+from collections.abc import Awaitable, Iterable, Iterator
 from typing import Any, Protocol
 
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
+from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.utils import translation
 
@@ -202,10 +204,33 @@ def render_location_frames(location_id: int) -> tuple[int, dict[str, str]] | Non
     return location.region_id, frames
 
 
+# Two changes to one location, committed close together in different threads or processes,
+# could otherwise publish out of order: A renders (before B's commit), B renders and
+# publishes, A publishes last, and every board keeps A's older row until the next change.
+# Rendering and publishing one location's row is therefore serialised: in this process by a
+# lock, across processes by a PostgreSQL advisory lock. Whoever renders second has seen both
+# commits, and publishes second.
+_publish_lock = threading.Lock()
+_ADVISORY_NAMESPACE = 0x6C6F63  # "loc": keeps our keys apart from other advisory locks
+
+
+@contextlib.contextmanager
+def _location_publish_lock(location_id: int) -> Iterator[None]:
+    with _publish_lock:
+        if connection.vendor != "postgresql":
+            yield
+            return
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_ADVISORY_NAMESPACE, location_id])
+            yield
+
+
 def publish_location(location_id: int) -> None:
     """Push a location's current row to every board that shows it (called after commit)."""
-    rendered = render_location_frames(location_id)
-    if rendered is None:
-        return
-    region_id, frames = rendered
-    hub.publish({"location_id": location_id, "groups": [region_group(region_id), NATIONAL], "frames": frames})
+    with _location_publish_lock(location_id):
+        rendered = render_location_frames(location_id)
+        if rendered is None:
+            return
+        region_id, frames = rendered
+        hub.publish({"location_id": location_id, "groups": [region_group(region_id), NATIONAL], "frames": frames})
