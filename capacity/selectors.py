@@ -36,14 +36,15 @@ def board_locations(*, region: Region | None) -> list[Location]:
 
 
 def board_location(location_id: int) -> Location | None:
-    location = (
-        Location.objects.filter(pk=location_id)
-        .select_related("region", "organisation")
-        .prefetch_related(_units())
-        .first()
-    )
-    if location is not None:
-        _sorted_units(location)
+    """One location's row for the live push: one query (the push renders it after every change)."""
+    units = list(Unit.objects.filter(location_id=location_id).select_related("location").order_by("kind"))
+    location = units[0].location if units else Location.objects.filter(pk=location_id).first()
+    if location is None:
+        return None
+    for unit in units:
+        unit.location = location
+    location.board_units = units  # type: ignore[attr-defined]
+    _sorted_units(location)
     return location
 
 
