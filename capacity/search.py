@@ -102,12 +102,16 @@ def parse_origin(text: str) -> Origin:
 
 
 def _place_origin(text: str) -> Origin:
+    columns = ("place", "municipality", "latitude", "longitude")
+    # Some place names hold brackets themselves ("Hengelo (Gld)"): the whole text first.
+    rows = list(Postcode.objects.filter(place__iexact=text).values_list(*columns))
     match = PLACE_WITH_MUNICIPALITY_RE.match(text)
-    place, municipality = (match.group("place"), match.group("municipality")) if match else (text, "")
-    areas = Postcode.objects.filter(place__iexact=place)
-    if municipality:
-        areas = areas.filter(municipality__iexact=municipality)
-    rows = list(areas.values_list("place", "municipality", "latitude", "longitude"))
+    if not rows and match:
+        rows = list(
+            Postcode.objects.filter(
+                place__iexact=match.group("place"), municipality__iexact=match.group("municipality")
+            ).values_list(*columns)
+        )
     if not rows:
         raise OriginError(
             _("No place called %(name)s is known. Check the spelling or enter the postcode.") % {"name": text}

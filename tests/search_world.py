@@ -42,6 +42,7 @@ def make_postcodes() -> None:
         ("2333", "Leiden", "Leiden", "Zuid-Holland", 52.166, 4.478),
         ("7551", "Hengelo", "Hengelo", "Overijssel", 52.2658, 6.7931),
         ("7255", "Hengelo", "Bronckhorst", "Gelderland", 52.05, 6.31),
+        ("7256", "Hengelo (Gld)", "Bronckhorst", "Gelderland", 52.06, 6.30),
     ]
     Postcode.objects.bulk_create(
         [

@@ -247,6 +247,8 @@ def test_postcode_place_and_full_postcode_are_understood(sw: SearchWorld) -> Non
     assert utrecht.label == "Utrecht" and utrecht.pc4 == ""
     assert utrecht.latitude == pytest.approx((52.0851 + 52.0927) / 2)
     assert parse_origin("Hengelo (Bronckhorst)").latitude == pytest.approx(52.05)
+    # A place whose own name has brackets (GeoNames spells some so).
+    assert parse_origin("hengelo (gld)").latitude == pytest.approx(52.06)
 
 
 @pytest.mark.parametrize(
@@ -268,7 +270,7 @@ def test_bad_origins_get_a_clear_message(sw: SearchWorld, text: str, message: st
 
 
 def test_suggestions_name_the_municipality_only_where_a_place_name_is_shared(sw: SearchWorld) -> None:
-    assert place_suggestions("hen") == ["Hengelo (Bronckhorst)", "Hengelo (Hengelo)"]
+    assert place_suggestions("hen") == ["Hengelo (Bronckhorst)", "Hengelo (Hengelo)", "Hengelo (Gld)"]
     assert place_suggestions("Utr") == ["Utrecht"]
     assert place_suggestions("u") == []
     for label in place_suggestions("hen") + place_suggestions("utr"):

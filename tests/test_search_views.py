@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -101,6 +103,25 @@ def test_results_nearest_first_with_status_in_words_estimate_phone_and_refusal(
     assert "levensbedreigende situatie" in html
     assert "GeoNames, www.geonames.org" in html
     assert "Van 34 tot 37 weken" in html  # the rule in words
+
+
+def test_stops_and_out_of_date_figures_are_marked_in_page_and_json(world: World, sw: SearchWorld, client_for) -> None:
+    Unit.objects.filter(location=sw.medium_care).update(confirmed_at=timezone.now() - timedelta(hours=5))
+    Unit.objects.filter(location=sw.high_care, kind=Unit.Kind.DELIVERY_SUITE).update(
+        status=Unit.Status.STOP, stop_reason="beds", available=0
+    )
+    c = client_for(world.midwife)
+    query = {"where": "3731", "care": "overdracht", "weeks": "35"}
+    data = c.get(JSON, query).json()
+    by_slug = {r["location"]["slug"]: r for r in data["results"]}
+    assert data["results"][-1]["location"]["slug"] == "s-high" and by_slug["s-high"]["state"] == "stop"
+    assert by_slug["s-high"]["units"][0]["stop_reason"] == "beds"
+    assert by_slug["s-medium"]["stale"] is True and by_slug["s-nicu"]["stale"] is False
+    assert all(u["stale"] for u in by_slug["s-medium"]["units"])
+    html = c.get(SEARCH, query).content.decode()
+    medium = html.split(f'id="result-{sw.medium_care.pk}"')[1].split('<li class="result ')[0]
+    nicu = html.split(f'id="result-{sw.nicu.pk}"')[1].split('<li class="result ')[0]
+    assert "Verouderd" in medium and "Verouderd" not in nicu
 
 
 def test_only_midwives_get_the_refusal_link(world: World, sw: SearchWorld, client_for) -> None:
@@ -209,7 +230,10 @@ def test_no_input_makes_the_search_fail(world: World, sw: SearchWorld, client_fo
 def test_place_suggestions_are_options_for_the_datalist(world: World, sw: SearchWorld, client_for) -> None:
     c = client_for(world.midwife)
     html = c.get(PLACES, {"where": "hen"}).content.decode()
-    assert html.strip() == '<option value="Hengelo (Bronckhorst)"></option><option value="Hengelo (Hengelo)"></option>'
+    assert html.strip() == (
+        '<option value="Hengelo (Bronckhorst)"></option><option value="Hengelo (Hengelo)"></option>'
+        '<option value="Hengelo (Gld)"></option>'
+    )
     assert c.get(PLACES, {"where": "x"}).content.decode().strip() == ""
 
 
