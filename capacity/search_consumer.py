@@ -40,7 +40,7 @@ def _location_ids(raw: str) -> list[int] | None:
 
 class SearchConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = NO_CHANNEL_LAYER  # frames come from the process's hub, like the board's
-    lang: str = settings.LANGUAGE_CODE
+    lang: str = settings.LANGUAGE_CODE  # the hub picks a frame by language; this socket forwards none
     location_ids: list[int]
     _pending: asyncio.Task[None] | None = None
 

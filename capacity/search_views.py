@@ -41,13 +41,12 @@ def _searcher(request: HttpRequest) -> User:
 def _results_context(request: HttpRequest, form: SearchForm, user: User) -> dict[str, Any]:
     result = form.search(region=user.home_region)
     ids = result.location_ids
-    lang = request.LANGUAGE_CODE  # type: ignore[attr-defined]
     return {
         "result": result,
         "rule": result.requirement.describe(),
         "travel_time_note": travel_time_note(),
         "query": form.query(),
-        "ws_path": f"/ws/search/?lang={lang}&locations={','.join(map(str, ids))}" if ids else "",
+        "ws_path": f"/ws/search/?locations={','.join(map(str, ids))}" if ids else "",
         "fingerprint": live_fingerprint(ids),
         "now": timezone.now(),
     }

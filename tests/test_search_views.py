@@ -175,7 +175,7 @@ def test_result_list_carries_its_live_socket_and_fingerprint(world: World, sw: S
     text = html.decode()
     ids = sorted([world.location.pk, sw.nicu.pk])
     assert text.lstrip().startswith('<div id="search-results"')
-    assert f'data-ws="/ws/search/?lang=nl&amp;locations={ids[0]},{ids[1]}"' in text
+    assert f'data-ws="/ws/search/?locations={ids[0]},{ids[1]}"' in text
     assert f'data-fingerprint="{live_fingerprint(ids)}"' in text
     assert "data-refresh-url=" in text and "care=overdracht" in text and "weeks=28" in text
 
