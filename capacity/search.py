@@ -178,41 +178,43 @@ class Requirement:
 
     def describe(self) -> str:
         """The rule applied, in words, in the active language."""
+        parts = [self.level_rule(), self.care_rule()]
+        if self.weeks is None:
+            parts.insert(0, _("No gestational age given: the rule for a term birth applies."))
+        return " ".join(parts)
+
+    def level_rule(self) -> str:
+        """Which locations count for the gestational age."""
         nicu, high_care, term = (
             self.rules["nicu_below_weeks"],
             self.rules["high_care_below_weeks"],
             self.rules["term_from_weeks"],
         )
         if self.band == "nicu":
-            rule = _("Below %(nicu)s weeks: only a perinatal centre with a NICU, with a free NICU bed.") % {
+            return _("Below %(nicu)s weeks: only a perinatal centre with a NICU, with a free NICU bed.") % {
                 "nicu": nicu
             }
-        elif self.band == "high_care":
-            rule = _(
+        if self.band == "high_care":
+            return _(
                 "From %(nicu)s to %(high_care)s weeks: a hospital with neonatal high care or a NICU, "
                 "with a free bed there."
             ) % {"nicu": nicu, "high_care": high_care}
-        elif self.band == "medium_care":
-            rule = _(
+        if self.band == "medium_care":
+            return _(
                 "From %(high_care)s to %(term)s weeks: a hospital with neonatal medium care or better, "
                 "with a free bed there."
             ) % {"high_care": high_care, "term": term}
-        elif self.care == CareType.BEGELEIDING:
-            rule = _("At term (%(term)s weeks or more): a hospital delivery suite or a birth centre.") % {"term": term}
-        else:
-            rule = _("At term (%(term)s weeks or more): any hospital delivery suite.") % {"term": term}
+        if self.care == CareType.BEGELEIDING:
+            return _("At term (%(term)s weeks or more): a hospital delivery suite or a birth centre.") % {"term": term}
+        return _("At term (%(term)s weeks or more): any hospital delivery suite.") % {"term": term}
+
+    def care_rule(self) -> str:
+        """Which obstetric units count for the care type."""
         if self.care == CareType.OVERDRACHT:
-            care = _("Overdracht: the hospital's obstetric team takes over, so only hospital delivery suites count.")
-        elif self.band == "term":
-            care = _("Begeleiding: you stay in charge.")
-        else:
-            care = _(
-                "Begeleiding before term: a birth centre only takes births at term, so only delivery suites count."
-            )
-        parts = [rule, care]
-        if self.weeks is None:
-            parts.insert(0, _("No gestational age given: the rule for a term birth applies."))
-        return " ".join(parts)
+            return _("Overdracht: the hospital's obstetric team takes over, so only hospital delivery suites count.")
+        if self.band == "term":
+            return _("Begeleiding: you stay in charge.")
+        return _("Begeleiding before term: a birth centre only takes births at term, so only delivery suites count.")
 
 
 def requirement_for(*, care: str, weeks: int | None, rules: CareLevelRules | None = None) -> Requirement:

@@ -137,8 +137,14 @@ def care_rules(request: HttpRequest) -> HttpResponse:
             status = 400
     history = CareLevelRulesChange.objects.select_related("by")[:20]
     # The rule as midwives read it, one sentence per band.
-    ages = [rules.nicu_below_weeks - 1, rules.nicu_below_weeks, rules.high_care_below_weeks, rules.term_from_weeks]
-    in_words = [requirement_for(care=CareType.BEGELEIDING, weeks=weeks, rules=rules).describe() for weeks in ages]
+    bands = [
+        (CareType.OVERDRACHT, rules.nicu_below_weeks - 1),
+        (CareType.OVERDRACHT, rules.nicu_below_weeks),
+        (CareType.OVERDRACHT, rules.high_care_below_weeks),
+        (CareType.OVERDRACHT, rules.term_from_weeks),
+        (CareType.BEGELEIDING, rules.term_from_weeks),
+    ]
+    in_words = [requirement_for(care=care, weeks=weeks, rules=rules).level_rule() for care, weeks in bands]
     return render(
         request,
         "capacity/care_rules.html",

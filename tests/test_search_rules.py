@@ -104,3 +104,8 @@ def test_service_records_nothing_when_nothing_changes(world: World) -> None:
             term_from_weeks=37,
             expected_version=1,
         )
+
+
+def test_the_search_page_links_the_rules_for_national_administrators_only(world: World, client_for) -> None:
+    assert f'href="{RULES}"' in client_for(world.national_admin).get(reverse("capacity:search")).content.decode()
+    assert f'href="{RULES}"' not in client_for(world.midwife).get(reverse("capacity:search")).content.decode()
