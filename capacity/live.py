@@ -42,6 +42,11 @@ def region_group(region_id: int) -> str:
     return f"region-{region_id}"
 
 
+def location_group(location_id: int) -> str:
+    """Sockets that follow one location, e.g. an open search result (capacity/search_consumer.py)."""
+    return f"location-{location_id}"
+
+
 class Subscriber(Protocol):
     lang: str
 
@@ -233,4 +238,5 @@ def publish_location(location_id: int) -> None:
         if rendered is None:
             return
         region_id, frames = rendered
-        hub.publish({"location_id": location_id, "groups": [region_group(region_id), NATIONAL], "frames": frames})
+        groups = [region_group(region_id), NATIONAL, location_group(location_id)]
+        hub.publish({"location_id": location_id, "groups": groups, "frames": frames})

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from capacity import views
+from capacity import search_views, views
 
 app_name = "capacity"
 
@@ -15,4 +15,9 @@ urlpatterns = [
     path("units/", views.my_units, name="my_units"),
     path("units/<int:unit_id>/", views.unit_update, name="unit_update"),
     path("units/<int:unit_id>/confirm/", views.unit_confirm, name="unit_confirm"),
+    path("search/", search_views.search, name="search"),
+    path("search/results/", search_views.search_results, name="search_results"),
+    path("search/results.json", search_views.search_json, name="search_json"),
+    path("search/places/", search_views.place_options, name="search_places"),
+    path("search/rules/", search_views.care_rules, name="care_rules"),
 ]

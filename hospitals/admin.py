@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from hospitals.models import VSV, Location, Organisation, Region, User
+from config.admin import ReadOnlyAdmin
+from hospitals.models import VSV, CareLevelRules, CareLevelRulesChange, Location, Organisation, Postcode, Region, User
 
 
 @admin.register(Region)
@@ -41,3 +42,24 @@ class UserAdmin(BaseUserAdmin):
         ("Role", {"fields": ("role", "organisation", "region", "locations", "favourite_locations")}),
     )
     filter_horizontal = ["locations", "favourite_locations", "groups", "user_permissions"]
+
+
+@admin.register(Postcode)
+class PostcodeAdmin(ReadOnlyAdmin):
+    """Reference data from hospitals/data/nl_pc4.csv; change the file and reload it instead."""
+
+    list_display = ["pc4", "place", "municipality", "province"]
+    list_filter = ["province"]
+    search_fields = ["pc4", "place", "municipality"]
+
+
+@admin.register(CareLevelRules)
+class CareLevelRulesAdmin(ReadOnlyAdmin):
+    """Changed on the search rules page, which records who changed what (docs/search.md)."""
+
+    list_display = ["nicu_below_weeks", "high_care_below_weeks", "term_from_weeks", "updated_at", "updated_by"]
+
+
+@admin.register(CareLevelRulesChange)
+class CareLevelRulesChangeAdmin(ReadOnlyAdmin):
+    list_display = ["at", "by", "before", "after"]

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from config.models import AppendOnlyModel
+
+# Bounds an administrator can set the care-level thresholds within (weeks of gestation).
+MIN_RULE_WEEKS = 22
+MAX_RULE_WEEKS = 42
 
 
 class Region(models.Model):
@@ -102,6 +109,101 @@ class Location(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Postcode(models.Model):
+    """A Dutch 4-digit postcode area (PC4) with its centroid: where a capacity search starts.
+
+    Reference data from GeoNames (CC BY 4.0), see hospitals/data/nl_pc4.SOURCE.md.
+    """
+
+    pc4 = models.CharField(_("postcode (4 digits)"), max_length=4, primary_key=True)
+    place = models.CharField(_("place"), max_length=80, db_index=True)
+    municipality = models.CharField(_("municipality"), max_length=80)
+    province = models.CharField(_("province"), max_length=40)
+    latitude = models.FloatField(_("latitude"))
+    longitude = models.FloatField(_("longitude"))
+
+    class Meta:
+        ordering = ["pc4"]
+        verbose_name = _("postcode area")
+        verbose_name_plural = _("postcode areas")
+
+    def __str__(self) -> str:
+        return f"{self.pc4} {self.place}"
+
+
+class CareLevelRules(models.Model):
+    """The gestational-age thresholds that decide which neonatal level a search asks for.
+
+    One row (pk 1), changed only by national administrators through
+    hospitals.services.care_rules_update, which records who changed what in
+    CareLevelRulesChange. Defaults from shared/domain.md (docs/search.md).
+    """
+
+    nicu_below_weeks = models.PositiveSmallIntegerField(
+        _("NICU needed below (weeks)"), default=32, help_text=_("Below this gestational age only a NICU will do.")
+    )
+    high_care_below_weeks = models.PositiveSmallIntegerField(
+        _("high care needed below (weeks)"),
+        default=34,
+        help_text=_("From the NICU threshold up to this age: neonatal high care or a NICU. From here: medium care."),
+    )
+    term_from_weeks = models.PositiveSmallIntegerField(
+        _("term from (weeks)"),
+        default=37,
+        help_text=_("From this age no neonatal unit is needed, and a birth centre may take begeleiding."),
+    )
+    version = models.PositiveIntegerField(_("version"), default=1)
+    updated_at = models.DateTimeField(_("updated at"), null=True, blank=True)
+    updated_by = models.ForeignKey(
+        "hospitals.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("by")
+    )
+
+    class Meta:
+        verbose_name = _("care-level rules")
+        verbose_name_plural = _("care-level rules")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(nicu_below_weeks__gte=MIN_RULE_WEEKS)
+                & models.Q(high_care_below_weeks__gt=models.F("nicu_below_weeks"))
+                & models.Q(term_from_weeks__gt=models.F("high_care_below_weeks"))
+                & models.Q(term_from_weeks__lte=MAX_RULE_WEEKS),
+                name="care_rules_thresholds_ascending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"< {self.nicu_below_weeks} NICU, < {self.high_care_below_weeks} high care, {self.term_from_weeks}+ term"
+
+    @classmethod
+    def current(cls) -> CareLevelRules:
+        """The rules in force: the stored row, or the defaults while nobody has changed them."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
+
+    def thresholds(self) -> dict[str, int]:
+        return {
+            "nicu_below_weeks": self.nicu_below_weeks,
+            "high_care_below_weeks": self.high_care_below_weeks,
+            "term_from_weeks": self.term_from_weeks,
+        }
+
+
+class CareLevelRulesChange(AppendOnlyModel):
+    """Who changed the care-level thresholds, from what to what, and when."""
+
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    by = models.ForeignKey("hospitals.User", on_delete=models.PROTECT, related_name="+", verbose_name=_("by"))
+    before = models.JSONField(_("before"))
+    after = models.JSONField(_("after"))
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("care-level rules change")
+        verbose_name_plural = _("care-level rules history")
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.before} -> {self.after}"
 
 
 class User(AbstractUser):

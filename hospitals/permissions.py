@@ -59,3 +59,16 @@ def can_view_statistics(user: Any, region: Any) -> bool:
     if user.role == User.Role.NATIONAL_ADMIN or user.is_superuser:
         return True
     return bool(user.role == User.Role.COORDINATOR and user.region_id is not None and user.region_id == region.pk)
+
+
+SEARCH_ROLES = frozenset({User.Role.MIDWIFE, User.Role.COORDINATOR, User.Role.ORG_ADMIN, User.Role.NATIONAL_ADMIN})
+
+
+def can_search(user: Any) -> bool:
+    """Capacity search: midwives, coordinators and administrators. Hospital staff keep to the board."""
+    return has_role(user) and (user.role in SEARCH_ROLES or bool(user.is_superuser))
+
+
+def can_set_care_rules(user: Any) -> bool:
+    """The care-level thresholds of the search are national: national administrators only."""
+    return has_role(user) and (user.role == User.Role.NATIONAL_ADMIN or bool(user.is_superuser))

@@ -25,9 +25,14 @@ def _midwife(request: HttpRequest) -> User:
 @require_http_methods(["GET", "POST"])
 def register(request: HttpRequest) -> HttpResponse:
     user = _midwife(request)
-    initial = {}
+    initial: dict[str, object] = {}
     if request.GET.get("location", "").isdigit():
         initial["location"] = int(request.GET["location"])
+    # Pre-filled from a capacity-search result (templates/capacity/_search_results.html).
+    if request.GET.get("care_type") in Refusal.CareType.values:
+        initial["care_type"] = request.GET["care_type"]
+    if request.GET.get("gestational_weeks", "").isdigit():
+        initial["gestational_weeks"] = int(request.GET["gestational_weeks"])
     form = RefusalForm(request.POST or None, initial=initial)
     if request.method == "POST":
         if form.is_valid():

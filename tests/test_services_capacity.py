@@ -35,7 +35,7 @@ def test_update_writes_state_history_and_pushes_after_commit(
     assert event.before["available"] == 4 and event.after["available"] == 2
     assert len(callbacks) == 1
     assert published[0]["location_id"] == world.location.pk
-    assert published[0]["groups"] == [f"region-{world.region.pk}", "national"]
+    assert published[0]["groups"] == [f"region-{world.region.pk}", "national", f"location-{world.location.pk}"]
     frames = published[0]["frames"]
     assert isinstance(frames, dict) and set(frames) == {"nl", "en"}
     assert f'id="location-{world.location.pk}"' in frames["nl"] and 'hx-swap-oob="true"' in frames["nl"]

@@ -1,8 +1,9 @@
-"""Load the ROAZ regions and the obstetric locations from the versioned CSV files in hospitals/data.
+"""Load the ROAZ regions, the obstetric locations and the PC4 postcodes from the CSV files in hospitals/data.
 
 Safe to run again: regions, organisations and locations are matched on their stable keys
 (code, name, slug) and updated; units are only ever created, so live figures entered by a
-hospital are never overwritten by reference data. See hospitals/data/SOURCE.md.
+hospital are never overwritten by reference data. Postcodes are replaced by the file's
+(matched on pc4). See hospitals/data/SOURCE.md and hospitals/data/nl_pc4.SOURCE.md.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from capacity.models import Unit
-from hospitals.models import Location, Organisation, Region
+from hospitals.models import Location, Organisation, Postcode, Region
 
 # The Netherlands with a small margin: catches swapped or mistyped coordinates.
 LATITUDE_RANGE = (50.7, 53.6)
@@ -55,6 +56,7 @@ NEONATAL_UNIT_LEVEL: dict[str, int] = {
     Unit.Kind.HIGH_CARE: Location.NeonatalLevel.HIGH_CARE,
     Unit.Kind.MEDIUM_CARE: Location.NeonatalLevel.MEDIUM_CARE,
 }
+POSTCODE_COLUMNS = ("pc4", "place", "municipality", "province", "lat", "lon")
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 PC4_RE = re.compile(r"^[1-9][0-9]{3}$")
 
@@ -218,15 +220,76 @@ def parse_locations(path: Path, region_names: set[str]) -> list[LocationRow]:
     return locations
 
 
+@dataclass(frozen=True)
+class PostcodeRow:
+    pc4: str
+    place: str
+    municipality: str
+    province: str
+    latitude: float
+    longitude: float
+
+
+def parse_postcodes(path: Path) -> list[PostcodeRow]:
+    postcodes: list[PostcodeRow] = []
+    seen: set[str] = set()
+    for line, row in _read_csv(path, POSTCODE_COLUMNS):
+        try:
+            postcode = PostcodeRow(
+                pc4=_text(row, "pc4"),
+                place=_text(row, "place"),
+                municipality=_text(row, "municipality"),
+                province=_text(row, "province"),
+                latitude=_coordinate(row, "lat", LATITUDE_RANGE),
+                longitude=_coordinate(row, "lon", LONGITUDE_RANGE),
+            )
+            if not PC4_RE.match(postcode.pc4):
+                raise RowError(f"pc4 must be four digits, not {postcode.pc4!r}")
+            if postcode.pc4 in seen:
+                raise RowError(f"pc4 {postcode.pc4} appears twice")
+        except RowError as error:
+            raise CommandError(f"{path.name} line {line}: {error}") from None
+        seen.add(postcode.pc4)
+        postcodes.append(postcode)
+    if not postcodes:
+        raise CommandError(f"{path.name}: no postcodes")
+    return postcodes
+
+
+def load_postcodes(rows: list[PostcodeRow]) -> None:
+    """Make the table equal to the file: insert or update every row, drop postcodes no longer in it."""
+    Postcode.objects.bulk_create(
+        [
+            Postcode(
+                pc4=row.pc4,
+                place=row.place,
+                municipality=row.municipality,
+                province=row.province,
+                latitude=row.latitude,
+                longitude=row.longitude,
+            )
+            for row in rows
+        ],
+        update_conflicts=True,
+        unique_fields=["pc4"],
+        update_fields=["place", "municipality", "province", "latitude", "longitude"],
+        batch_size=1000,
+    )
+    Postcode.objects.exclude(pc4__in=[row.pc4 for row in rows]).delete()
+
+
 class Command(BaseCommand):
-    help = "Load ROAZ regions, organisations, locations and their initial units from hospitals/data (idempotent)."
+    help = (
+        "Load ROAZ regions, organisations, locations, their initial units and the PC4 postcodes "
+        "from hospitals/data (idempotent)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--data-dir",
             type=Path,
             default=Path(apps.get_app_config("hospitals").path) / "data",
-            help="Directory holding regions.csv and locations.csv (default: hospitals/data).",
+            help="Directory holding regions.csv, locations.csv and nl_pc4.csv (default: hospitals/data).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -234,6 +297,7 @@ class Command(BaseCommand):
         # Parse and check everything before touching the database.
         region_rows = parse_regions(data_dir / "regions.csv")
         location_rows = parse_locations(data_dir / "locations.csv", {region.name for region in region_rows})
+        postcode_rows = parse_postcodes(data_dir / "nl_pc4.csv")
 
         units_created = 0
         with transaction.atomic():
@@ -293,8 +357,11 @@ class Command(BaseCommand):
                     )
                     units_created += created
 
+            load_postcodes(postcode_rows)
+
         self.stdout.write(
             self.style.SUCCESS(
-                f"{len(region_rows)} regions, {len(location_rows)} locations, {units_created} units created"
+                f"{len(region_rows)} regions, {len(location_rows)} locations, {units_created} units created, "
+                f"{len(postcode_rows)} postcodes"
             )
         )
