@@ -17,3 +17,11 @@ def aggregate_refusal(refusal_id: int) -> str:
 def sweep_unaggregated() -> dict[str, int]:
     """Beat task: aggregate refusals whose task was lost (broker or worker down, a failure)."""
     return aggregation.sweep()
+
+
+@shared_task(name="refusals.tasks.check_alerts", acks_late=True, ignore_result=True)
+def check_alerts() -> dict[str, int]:
+    """Beat task: raise spike alerts (once per episode) and end those that are over. Idempotent."""
+    from refusals import alerts
+
+    return alerts.run()
