@@ -86,6 +86,7 @@ class _GroupConsumer(AsyncWebsocketConsumer):
         raise NotImplementedError
 
     async def connect(self) -> None:
+        live.remember_loop()
         self.lang = _lang(self.scope)
         self.joined = self.group_names(self.scope["refusals_region_ids"])
         await self._join()

@@ -10,6 +10,7 @@ and never raises: the data is saved; a page that missed a push catches up on rec
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from datetime import datetime
@@ -34,13 +35,35 @@ def alerts_group(region_id: int) -> str:
     return f"refusal-alerts-{region_id}"
 
 
+# Embedded mode (in-memory channel layer): the event loop of this process's sockets, set by the
+# consumers. The layer's queues belong to that loop, so other threads (the request thread, the
+# embedded beat thread) hand their sends over to it instead of running them in a loop of their own.
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def remember_loop() -> None:
+    global _loop
+    _loop = asyncio.get_running_loop()
+
+
 def _group_send(group: str, message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(group, message)
-    except Exception:
+        if settings.REDIS_URL:
+            async_to_sync(layer.group_send)(group, message)
+        elif _loop is not None and _loop.is_running():
+            try:
+                current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+            except RuntimeError:
+                current = None
+            if current is _loop:  # called on the loop itself: never block it
+                _loop.create_task(layer.group_send(group, message))
+            else:
+                asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _loop).result(timeout=5)
+        # else: no socket was ever opened in this process (or its loop is gone): nobody to tell
+    except Exception:  # the change is saved; open pages catch up on reconnect
         logger.warning("push to %s failed", group, exc_info=True)
 
 

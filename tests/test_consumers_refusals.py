@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -11,7 +13,7 @@ from django.utils import timezone
 
 from capacity.models import Unit
 from hospitals.models import User
-from refusals import aggregation, alerts
+from refusals import aggregation, alerts, live
 from refusals.models import Alert, Refusal
 from refusals.services import RefusalInput, alert_acknowledge, refusal_register
 from tests.conftest import World
@@ -167,3 +169,17 @@ async def test_alert_socket_refuses_other_roles(world: World, persona: str) -> N
 async def test_alert_socket_refuses_anonymous(world: World) -> None:
     comm: Any = await socket("/ws/alerts/")
     assert await comm.connect() == (False, 4403)
+
+
+async def test_embedded_mode_pushes_from_other_threads(world: World, settings: Any) -> None:
+    """No Redis: the in-memory layer's queues live on the web process's loop; the request thread
+    and the embedded beat thread hand their sends over to it."""
+    settings.REDIS_URL = ""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    comm = await socket(f"/ws/statistics/{world.region.code}/", world.coordinator)
+    assert (await comm.connect())[0]
+    beat = threading.Thread(target=live.statistics_changed, args=([world.region.pk],))
+    beat.start()
+    await asyncio.to_thread(beat.join, 10)
+    assert 'id="stats-pushed"' in await comm.receive_from(timeout=5)
+    await comm.disconnect()

@@ -95,3 +95,27 @@ def test_anonymous_goes_to_login_and_get_is_refused(world: World, client, client
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
     assert client_for(world.coordinator).get(url(alert)).status_code == 405
     assert client_for(world.coordinator).post("/alerts/999999/acknowledge/").status_code == 404
+
+
+def test_banner_regions_follow_the_statistics_rule(world: World) -> None:
+    from hospitals.models import Region
+    from hospitals.permissions import can_view_statistics
+    from refusals.selectors import statistics_region_ids
+
+    for user in world.personas().values():
+        expected = [r.pk for r in Region.objects.order_by("name") if can_view_statistics(user, r)]
+        assert statistics_region_ids(user) == expected, user.username
+    assert statistics_region_ids(world.coordinator) == [world.region.pk]
+    assert len(statistics_region_ids(world.national_admin)) == 2
+
+
+def test_banner_costs_midwives_no_query(world: World, client_for, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+    from django.template import Context, Template
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/")
+    request.user = world.midwife
+    with django_assert_max_num_queries(0):
+        assert (
+            Template("{% load refusal_alerts %}{% alert_banners %}").render(Context({"request": request})).strip() == ""
+        )
