@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from datetime import timedelta
 from typing import Any
@@ -170,13 +172,44 @@ def test_failed_e_mail_is_logged_and_can_be_retried(world: World, run, monkeypat
     assert len(mail.outbox) == 1
 
 
-def test_beat_schedule_runs_the_alert_task() -> None:
-    from config.celery import app
-    from refusals import tasks  # noqa: F401 - registers the tasks, as the worker's autodiscovery does
+EMBEDDED_BEAT_SCRIPT = """
+import json, time
+import config.asgi  # the web process, as uvicorn loads it
+from celery.signals import task_prerun
+from django.conf import settings
+from capacity import embedded, staleness
+from refusals import aggregation, alerts
+ran = set()
+task_prerun.connect(lambda sender=None, **kw: ran.add(sender.name), weak=False)
+staleness.run = aggregation.sweep = alerts.run = lambda *a, **k: {}  # the clock only, no database
+settings.EMBEDDED_BEAT = True
+embedded.start_periodic_tasks()
+time.sleep(2.5)
+print(json.dumps(sorted(ran)))
+"""
 
-    entry = settings.CELERY_BEAT_SCHEDULE["refusals-alerts"]
-    assert entry["task"] == "refusals.tasks.check_alerts" and entry["task"] in app.tasks
-    assert entry["schedule"] == 60
+
+def test_embedded_beat_runs_every_entry_in_a_fresh_web_process() -> None:
+    """In a web process no worker's autodiscovery ran: the embedded beat must still find every task."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        EMBEDDED_BEAT="false",  # started by the script, after the task bodies are stubbed
+        STALENESS_CHECK_SECONDS="1",
+        REFUSAL_SWEEP_SECONDS="1",
+        REFUSAL_ALERT_CHECK_SECONDS="1",
+    )
+    out = subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
+        [sys.executable, "-c", EMBEDDED_BEAT_SCRIPT], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    ran = json.loads(out.stdout.strip().splitlines()[-1])
+    assert ran == sorted(str(entry["task"]) for entry in settings.CELERY_BEAT_SCHEDULE.values()), out.stderr[-2000:]
+    assert "refusals.tasks.check_alerts" in ran
+    assert settings.CELERY_BEAT_SCHEDULE["refusals-alerts"] == {"task": "refusals.tasks.check_alerts", "schedule": 60}
 
 
 @pytest.mark.django_db(transaction=True)
