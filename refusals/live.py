@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -74,8 +76,28 @@ def statistics_changed(region_ids: Iterable[int] | None) -> None:
         _group_send(stats_group(region_id), {"type": "statistics.changed", "region_id": region_id})
 
 
+# Regions collected while a batch runs (the sweep): one nudge per region at the end, not one per refusal.
+_batch: ContextVar[set[int] | None] = ContextVar("refusals_statistics_batch", default=None)
+
+
+@contextmanager
+def one_push_per_region() -> Iterator[None]:
+    regions: set[int] = set()
+    token = _batch.set(regions)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+        if regions:
+            statistics_changed(regions)
+
+
 def on_rollups_changed(sender: object, region_ids: set[int] | None = None, **_kwargs: object) -> None:
     """Receiver of ``aggregation.rollups_changed``: the push comes after aggregation, not registration."""
+    batch = _batch.get()
+    if batch is not None and region_ids is not None:
+        batch.update(region_ids)
+        return
     statistics_changed(region_ids)
 
 

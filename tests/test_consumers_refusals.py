@@ -183,3 +183,17 @@ async def test_embedded_mode_pushes_from_other_threads(world: World, settings: A
     await asyncio.to_thread(beat.join, 10)
     assert 'id="stats-pushed"' in await comm.receive_from(timeout=5)
     await comm.disconnect()
+
+
+async def test_a_sweep_nudges_each_region_once(world: World, enqueued: list[int]) -> None:
+    from refusals.tasks import sweep_unaggregated
+
+    comm = await socket(f"/ws/statistics/{world.region.code}/", world.coordinator)
+    assert (await comm.connect())[0]
+    for _ in range(5):
+        await database_sync_to_async(register)(world)  # their tasks were lost: the sweep counts them
+    result = await database_sync_to_async(sweep_unaggregated.run)()
+    assert result["counted"] == 5
+    assert 'id="stats-pushed"' in await comm.receive_from(timeout=5)
+    assert await comm.receive_nothing(timeout=0.5)  # one nudge for the five
+    await comm.disconnect()
