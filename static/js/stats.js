@@ -43,18 +43,24 @@
     if (!live || !body || !window.htmx) return;
     var conn = document.getElementById("stats-conn");
     var announce = document.getElementById("stats-announce");
-    var timer = null, before = null;
+    var timer = null, before = null, opened = false;
+    function refreshSoon() {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(function () { timer = null; before = total(); htmx.trigger(body, "stats-refresh"); }, 1000);
+    }
     function show(state) {
       conn.className = "conn conn-" + state;
       conn.querySelector(".conn-text").textContent = conn.dataset["text" + state.charAt(0).toUpperCase() + state.slice(1)];
     }
-    live.addEventListener("htmx:wsOpen", function () { show("live"); });
+    live.addEventListener("htmx:wsOpen", function () {
+      show("live");
+      // Back after a dropped connection (a deploy, a tunnel): nudges sent meanwhile were missed.
+      if (opened) refreshSoon();
+      opened = true;
+    });
     live.addEventListener("htmx:wsClose", function () { show("offline"); });
     // A sweep after an outage counts many refusals at once: one re-fetch for the burst.
-    live.addEventListener("htmx:wsAfterMessage", function () {
-      if (timer) clearTimeout(timer);
-      timer = setTimeout(function () { timer = null; before = total(); htmx.trigger(body, "stats-refresh"); }, 1000);
-    });
+    live.addEventListener("htmx:wsAfterMessage", refreshSoon);
     body.addEventListener("htmx:afterSwap", function (event) {
       if (event.detail.target !== body) return;
       draw();
