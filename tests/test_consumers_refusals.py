@@ -197,3 +197,28 @@ async def test_a_sweep_nudges_each_region_once(world: World, enqueued: list[int]
     assert 'id="stats-pushed"' in await comm.receive_from(timeout=5)
     assert await comm.receive_nothing(timeout=0.5)  # one nudge for the five
     await comm.disconnect()
+
+
+async def test_socket_rejoins_its_group_after_redis_forgot_it(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """channels-redis forgets group members after group_expiry (a day), and a Redis restart without
+    persistence forgets them at once: an open page must not silently stop receiving."""
+    from django.conf import settings as django_settings
+    from redis.asyncio import Redis
+
+    from refusals import consumers
+
+    if not django_settings.REDIS_URL:
+        pytest.skip("needs REDIS_URL: the channel layer's group membership lives in Redis")
+    monkeypatch.setattr(consumers, "REJOIN_SECONDS", 0.2)
+    comm = await socket(f"/ws/statistics/{world.region.code}/", world.coordinator)
+    assert (await comm.connect())[0]
+    prefix = django_settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]  # type: ignore[index]
+    client = Redis.from_url(django_settings.REDIS_URL)
+    try:
+        assert await client.delete(f"{prefix}:group:{live.stats_group(world.region.pk)}") == 1
+    finally:
+        await client.aclose()
+    await asyncio.sleep(0.6)
+    await database_sync_to_async(live.statistics_changed)([world.region.pk])
+    assert 'id="stats-pushed"' in await comm.receive_from(timeout=5)
+    await comm.disconnect()
