@@ -19,8 +19,8 @@ from django.conf import settings
 
 from config.websocket import NO_CHANNEL_LAYER
 from hospitals.models import Region
-from hospitals.permissions import can_view_statistics
 from refusals import live
+from refusals.selectors import statistics_region_ids
 
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
@@ -41,24 +41,23 @@ def _lang(scope: Any) -> str:
     return requested if requested in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
 
 
-def _visible_regions(user: Any) -> list[int]:
-    return [r.pk for r in Region.objects.order_by("name") if can_view_statistics(user, r)]
-
-
-def _region_id(code: str) -> int | None:
-    return Region.objects.filter(code=code).values_list("id", flat=True).first()
+def _statistics_verdict(user: Any, region_code: str) -> int | list[int]:
+    allowed = statistics_region_ids(user)
+    if not allowed:
+        return CLOSE_FORBIDDEN  # decided before looking the region up: others learn nothing
+    region_id = Region.objects.filter(code=region_code).values_list("id", flat=True).first()
+    if region_id is None:
+        return CLOSE_NOT_FOUND
+    return [region_id] if region_id in allowed else CLOSE_FORBIDDEN
 
 
 async def statistics_gate(scope: Any) -> int | list[int]:
-    region_id = await database_sync_to_async(_region_id)(scope["url_route"]["kwargs"]["region_code"])
-    if region_id is None:
-        return CLOSE_NOT_FOUND
-    region = Region(pk=region_id)
-    return [region_id] if can_view_statistics(scope.get("user"), region) else CLOSE_FORBIDDEN
+    code = scope["url_route"]["kwargs"]["region_code"]
+    return await database_sync_to_async(_statistics_verdict)(scope.get("user"), code)
 
 
 async def alerts_gate(scope: Any) -> int | list[int]:
-    regions = await database_sync_to_async(_visible_regions)(scope.get("user"))
+    regions = await database_sync_to_async(statistics_region_ids)(scope.get("user"))
     return regions or CLOSE_FORBIDDEN
 
 
