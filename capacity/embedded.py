@@ -23,6 +23,9 @@ def start_periodic_tasks() -> None:
     _started = True
     from config.celery import app
 
+    # A worker imports every app's tasks module at start; this process must too, or the
+    # lookups by name below fail with NotRegistered.
+    app.loader.import_default_modules()
     # Every entry of the beat schedule, each on its own interval; tasks run in-process.
     entries = [
         (str(entry["task"]), float(entry["schedule"]))  # type: ignore[arg-type]

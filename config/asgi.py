@@ -17,11 +17,14 @@ from capacity.embedded import start_periodic_tasks  # noqa: E402
 from capacity.routing import websocket_urlpatterns  # noqa: E402
 from config.gc import configure_gc  # noqa: E402
 from config.websocket import HostsOriginValidator, websocket_auth_stack  # noqa: E402
+from refusals.routing import websocket_urlpatterns as refusals_websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": HostsOriginValidator(websocket_auth_stack(URLRouter(websocket_urlpatterns))),
+        "websocket": HostsOriginValidator(
+            websocket_auth_stack(URLRouter(websocket_urlpatterns + refusals_websocket_urlpatterns))
+        ),
     }
 )
 

@@ -184,6 +184,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "refusals.tasks.sweep_unaggregated",
         "schedule": env_int("REFUSAL_SWEEP_SECONDS", 60),
     },
+    # Spikes of refusals, several locations in stop at once: alert the coordinators (docs/refusals.md).
+    "refusals-alerts": {
+        "task": "refusals.tasks.check_alerts",
+        "schedule": env_int("REFUSAL_ALERT_CHECK_SECONDS", 60),
+    },
 }
 
 # --- Web process garbage collector (config/gc.py) -------------------------------------
@@ -196,6 +201,13 @@ CAPACITY_REMIND_BEFORE = timedelta(minutes=env_int("CAPACITY_REMIND_BEFORE_MINUT
 # --- Refusals (configurable, docs/refusals.md) -------------------------------------
 REFUSAL_MAX_AGE = timedelta(days=env_int("REFUSAL_MAX_AGE_DAYS", 7))
 REFUSAL_EDIT_WINDOW = timedelta(hours=env_int("REFUSAL_EDIT_WINDOW_HOURS", 24))
+# Alerts: this many refusals at one location within the window (0: off) ...
+REFUSAL_ALERT_SPIKE_COUNT = env_int("REFUSAL_ALERT_SPIKE_COUNT", 3)
+REFUSAL_ALERT_SPIKE_WINDOW = timedelta(hours=env_int("REFUSAL_ALERT_SPIKE_HOURS", 6))
+# ... or this many locations of one region in admission stop at once (0: off).
+REFUSAL_ALERT_STOP_LOCATIONS = env_int("REFUSAL_ALERT_STOP_LOCATIONS", 2)
+# An unacknowledged alert shows as a banner on its coordinators' pages this long.
+REFUSAL_ALERT_BANNER = timedelta(hours=env_int("REFUSAL_ALERT_BANNER_HOURS", 24))
 
 # --- Auth -------------------------------------------------------------------------
 AUTH_USER_MODEL = "hospitals.User"

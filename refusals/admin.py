@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from config.admin import ReadOnlyAdmin
-from refusals.models import Refusal, RefusalEvent
+from refusals.models import Alert, Refusal, RefusalEvent
 
 
 @admin.register(Refusal)
@@ -15,3 +15,19 @@ class RefusalAdmin(ReadOnlyAdmin):
 class RefusalEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "refusal", "action", "by", "version"]
     list_filter = ["action"]
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdmin):
+    list_display = [
+        "raised_at",
+        "kind",
+        "region",
+        "location",
+        "count",
+        "ended_at",
+        "acknowledged_at",
+        "acknowledged_by",
+    ]
+    list_filter = ["kind", "region"]
+    date_hierarchy = "raised_at"

@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class RefusalsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "refusals"
+
+    def ready(self) -> None:
+        from refusals import aggregation, live, tasks  # noqa: F401 - tasks: registered for the embedded beat
+
+        # New figures reach open statistics pages once they are aggregated (docs/refusals.md).
+        aggregation.rollups_changed.connect(live.on_rollups_changed, dispatch_uid="refusals-statistics-push")

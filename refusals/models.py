@@ -214,3 +214,60 @@ class RefusalTally(models.Model):
 
     def __str__(self) -> str:
         return f"refusal {self.refusal_id} v{self.version} {'counted' if self.day else 'not counted'}"
+
+
+# --- Alerts (refusals/alerts.py raises them; docs/refusals.md) ---------------------------------
+
+
+class Alert(models.Model):
+    """A spike the beat task noticed, raised once per episode and acknowledged by a coordinator.
+
+    An episode is open (``ended_at`` null) while its condition holds; the partial unique
+    constraint on ``key`` allows one open alert per subject, so overlapping beat runs raise
+    it once. Raised by the system (no account); acknowledging is attributed to a coordinator.
+    """
+
+    class Kind(models.TextChoices):
+        LOCATION_SPIKE = "location_spike", _("many refusals at one location")
+        REGION_STOPS = "region_stops", _("several locations in admission stop")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    key = models.CharField(max_length=80, editable=False)
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="alerts", verbose_name=_("region"))
+    location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("location")
+    )
+    count = models.PositiveIntegerField(_("count when raised"))
+    # What triggered it: refusal ids (spike) or location ids in stop, and the thresholds then in force.
+    detail = models.JSONField(_("detail"), default=dict)
+    raised_at = models.DateTimeField(_("raised at"), default=timezone.now, db_index=True)
+    ended_at = models.DateTimeField(_("condition ended at"), null=True, blank=True)
+    emailed_at = models.DateTimeField(_("e-mailed at"), null=True, blank=True)
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("acknowledged by"),
+    )
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        verbose_name = _("alert")
+        verbose_name_plural = _("alerts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key"], condition=models.Q(ended_at__isnull=True), name="alert_one_open_per_key"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(acknowledged_at__isnull=True, acknowledged_by__isnull=True)
+                | models.Q(acknowledged_at__isnull=False, acknowledged_by__isnull=False),
+                name="alert_acknowledged_by_someone",
+            ),
+        ]
+        indexes = [models.Index(fields=["region", "raised_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key} {self.raised_at:%Y-%m-%d %H:%M}"

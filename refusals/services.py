@@ -19,7 +19,9 @@ from django.utils.translation import gettext as _
 
 from capacity.models import Unit
 from hospitals.models import Location, User
-from refusals.models import Refusal, RefusalEvent
+from hospitals.permissions import can_view_statistics
+from refusals import live
+from refusals.models import Alert, Refusal, RefusalEvent
 
 # A phone's clock may run a little ahead of the server's.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -229,3 +231,19 @@ def _after_commit(refusal_id: int) -> None:
     from refusals import aggregation
 
     transaction.on_commit(lambda: aggregation.enqueue(refusal_id))
+
+
+def alert_acknowledge(*, alert_id: int, by: User) -> Alert:
+    """A coordinator of the alert's region (or a national administrator) has seen it. Once."""
+    with transaction.atomic(durable=True):
+        alert = Alert.objects.select_for_update().select_related("region").get(pk=alert_id)
+        if not can_view_statistics(by, alert.region):
+            raise PermissionDenied
+        if alert.acknowledged_at is None:
+            alert.acknowledged_at = timezone.now()
+            alert.acknowledged_by = by
+            alert.save(update_fields=["acknowledged_at", "acknowledged_by"])
+            region_id = alert.region_id
+            # Every open page of the region drops the banner.
+            transaction.on_commit(lambda: live.alerts_changed(region_id))
+    return alert

@@ -243,3 +243,78 @@ def _add(seconds: dict[int, float], loc_id: int, a: datetime, b: datetime, start
     lo, hi = max(a, start), min(b, until)
     if hi > lo:
         seconds[loc_id] = seconds.get(loc_id, 0) + (hi - lo).total_seconds()
+
+
+# --- Quarterly report ---------------------------------------------------------------------
+
+
+@dataclass
+class QuarterlyReport:
+    """One region and quarter against the quarter before: the birth-care quarterly stop report."""
+
+    current: Statistics
+    previous: Statistics
+    locations: list[dict[str, Any]]
+    reasons: list[dict[str, Any]]
+    care_types: list[dict[str, Any]]
+    alerts: list[Any]
+
+    @property
+    def stops_started(self) -> int:
+        return sum(r["count"] for r in self.current.stops)
+
+    @property
+    def previous_stops_started(self) -> int:
+        return sum(r["count"] for r in self.previous.stops)
+
+    @property
+    def stop_hours(self) -> float:
+        return round(sum(r["seconds"] for r in self.current.stops) / 3600, 1)
+
+    @property
+    def previous_stop_hours(self) -> float:
+        return round(sum(r["seconds"] for r in self.previous.stops) / 3600, 1)
+
+
+def _compare(current: list[dict[str, Any]], previous: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    before = {r["key"]: r["count"] for r in previous}
+    return [{**r, "previous": before.get(r["key"], 0), "change": r["count"] - before.get(r["key"], 0)} for r in current]
+
+
+def quarterly_report(region: Region, period: Period, *, now: datetime | None = None) -> QuarterlyReport:
+    from refusals.models import Alert
+
+    if period.kind != "quarter":
+        raise ValueError("a quarterly report needs a quarter")
+    current = statistics(region, period, Filters(), now=now)
+    previous = statistics(region, period.previous(), Filters(), now=now)
+    before = {r["id"]: r["count"] for r in previous.per_location}
+    stops = {r["id"]: r for r in current.stops}
+    names = {r["id"]: r["name"] for r in [*current.per_location, *previous.per_location, *current.stops]}
+    counts = {r["id"]: r for r in current.per_location}
+    locations = [
+        {
+            "name": names[i],
+            "count": counts[i]["count"] if i in counts else 0,
+            "previous": before.get(i, 0),
+            "change": (counts[i]["count"] if i in counts else 0) - before.get(i, 0),
+            "room": counts[i]["room"] if i in counts else 0,
+            "stops": stops[i]["count"] if i in stops else 0,
+            "stop_hours": stops[i]["hours"] if i in stops else 0,
+        }
+        for i in names
+    ]
+    locations.sort(key=lambda r: (-r["count"], -r["stops"], r["name"]))
+    start, end = period.bounds()
+    return QuarterlyReport(
+        current=current,
+        previous=previous,
+        locations=locations,
+        reasons=_compare(current.per_reason, previous.per_reason),
+        care_types=_compare(current.per_care_type, previous.per_care_type),
+        alerts=list(
+            Alert.objects.filter(region=region, raised_at__gte=start, raised_at__lt=end)
+            .select_related("region", "location")
+            .order_by("raised_at", "id")
+        ),
+    )

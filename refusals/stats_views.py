@@ -7,19 +7,24 @@ from datetime import date
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from config.forms import TiedErrorsMixin
 from hospitals.models import Location, Region, User
 from hospitals.permissions import can_view_statistics, has_role
-from refusals.models import Refusal
-from refusals.statistics import Filters, Period, Statistics, region_locations, statistics
+from refusals import live
+from refusals.models import Alert, Refusal
+from refusals.services import alert_acknowledge
+from refusals.statistics import Filters, Period, Statistics, quarterly_report, region_locations, statistics
 
 
 class StatisticsFilterForm(TiedErrorsMixin, forms.Form):
@@ -140,8 +145,15 @@ def statistics_region(request: HttpRequest, region_code: str) -> HttpResponse:
         csv_query=_with_format(request, "csv"),
         xlsx_query=_with_format(request, "xlsx"),
         applied=_applied(form),
+        report_quarter=_quarter_value(Period.containing("quarter", stats.period.start)),
     )
-    return render(request, "refusals/statistics.html", context)
+    if request.htmx and request.htmx.target == "stats-body":  # type: ignore[attr-defined]
+        # The live refresh (static/js/stats.js): just the figures, for the same period and filters.
+        response = render(request, "refusals/_stats_body.html", context)
+    else:
+        response = render(request, "refusals/statistics.html", context)
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
 
 
 def _applied(form: StatisticsFilterForm) -> list[str]:
@@ -221,3 +233,77 @@ def _xlsx(stats: Statistics) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{_filename(stats, "xlsx")}"'
     book.save(response)
     return response
+
+
+# --- Alerts ------------------------------------------------------------------------------------
+
+
+@require_POST
+def alert_acknowledge_view(request: HttpRequest, alert_id: int) -> HttpResponse:
+    user = _statistics_user(request)
+    alert = get_object_or_404(Alert.objects.select_related("region"), pk=alert_id)
+    if not can_view_statistics(user, alert.region):
+        raise PermissionDenied
+    alert_acknowledge(alert_id=alert.pk, by=user)
+    if request.htmx:  # type: ignore[attr-defined]
+        # The region's banner without this alert (other open pages get the same by push).
+        return render(
+            request,
+            "refusals/_alert_region.html",
+            {"region_id": alert.region_id, "alerts": live.banner_alerts(alert.region_id), "oob": False},
+        )
+    messages.success(request, _("Alert acknowledged."))
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return redirect(target)
+    return redirect("refusals:statistics_region", region_code=alert.region.code)
+
+
+# --- Quarterly report --------------------------------------------------------------------------
+
+REPORT_QUARTERS = 20  # five years to choose from
+
+
+def _quarter_value(period: Period) -> str:
+    return f"{period.start.year}-Q{(period.start.month - 1) // 3 + 1}"
+
+
+def _quarter_choices() -> list[tuple[str, str]]:
+    period = Period.last_full_quarter(timezone.localdate())
+    current = Period.containing("quarter", timezone.localdate())
+    choices = [(_quarter_value(current), current.label)]
+    for _i in range(REPORT_QUARTERS):
+        choices.append((_quarter_value(period), period.label))
+        period = period.previous()
+    return choices
+
+
+class QuarterForm(TiedErrorsMixin, forms.Form):
+    quarter = forms.ChoiceField(label=gettext_lazy("Quarter"), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["quarter"].choices = _quarter_choices()  # type: ignore[attr-defined]
+        self.fields["quarter"].error_messages["invalid_choice"] = _("Choose one of the listed quarters.")
+
+    def get_period(self) -> Period:
+        value = self.cleaned_data.get("quarter")
+        if not value:
+            return Period.last_full_quarter(timezone.localdate())
+        year, quarter = value.split("-Q")
+        return Period.containing("quarter", date(int(year), 3 * (int(quarter) - 1) + 1, 1))
+
+
+@require_GET
+def quarterly_report_view(request: HttpRequest, region_code: str) -> HttpResponse:
+    user = _statistics_user(request)
+    region = get_object_or_404(Region, code=region_code)
+    if not can_view_statistics(user, region):
+        raise PermissionDenied
+    form = QuarterForm(request.GET)
+    context: dict[str, Any] = {"region": region, "form": form}
+    if not form.is_valid():
+        return render(request, "refusals/report.html", context, status=400)
+    report = quarterly_report(region, form.get_period())
+    context.update(report=report, stats=report.current, generated_at=timezone.now())
+    return render(request, "refusals/report.html", context)

@@ -11,4 +11,6 @@ urlpatterns = [
     path("refusals/<int:refusal_id>/withdraw/", views.withdraw, name="withdraw"),
     path("statistics/", stats_views.statistics_index, name="statistics"),
     path("statistics/<slug:region_code>/", stats_views.statistics_region, name="statistics_region"),
+    path("statistics/<slug:region_code>/report/", stats_views.quarterly_report_view, name="quarterly_report"),
+    path("alerts/<int:alert_id>/acknowledge/", stats_views.alert_acknowledge_view, name="alert_acknowledge"),
 ]

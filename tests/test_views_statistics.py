@@ -197,3 +197,31 @@ def test_xlsx_export(world: World, client_for, refusals: list[Refusal]) -> None:
     assert rows[0] == ["Regio", "Midden-Nederland"] and ["Weigeringen", 3] in rows
     assert ["geen personeel", 1] in rows
     assert client_for(world.midwife).get(f"{URL}?format=xlsx").status_code == 403
+
+
+def test_live_refresh_fetches_just_the_figures_for_the_same_view(
+    world: World, client_for, refusals: list[Refusal]
+) -> None:
+    c = client_for(world.coordinator)
+    page = c.get(f"{URL}?{this_week()}&reason=no_staff").content.decode()
+    # The page listens on its region's socket and re-fetches itself into #stats-body.
+    assert 'ws-connect="/ws/statistics/midden/?lang=nl"' in page
+    assert f'id="stats-body" hx-get="{URL}?{this_week().replace("&", "&amp;")}&amp;reason=no_staff"' in page
+    assert 'role="status" aria-live="polite"' in page
+
+    response = c.get(f"{URL}?{this_week()}&reason=no_staff", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="stats-body")
+    body = response.content.decode()
+    assert response.status_code == 200 and "<html" not in body and "<form" not in body
+    assert 'data-stats-total="1"' in body and "Nieuwe cijfers om" in body and 'id="stats-data"' in body
+    assert "HX-Request" in response["Vary"]
+    # A refusal counted since: the next re-fetch shows it.
+    register(world, reason="no_staff")
+    aggregation.sweep()
+    again = c.get(f"{URL}?{this_week()}&reason=no_staff", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="stats-body")
+    assert 'data-stats-total="2"' in again.content.decode()
+
+
+def test_live_refresh_is_checked_like_the_page(world: World, client_for) -> None:
+    headers = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "stats-body"}
+    assert client_for(world.midwife).get(URL, **headers).status_code == 403
+    assert client_for(world.coordinator).get("/statistics/west/", **headers).status_code == 403

@@ -1,0 +1,132 @@
+"""The printable quarterly report: refusals and admission stops per region and quarter."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from refusals import aggregation
+from refusals.aggregation import ZONE
+from refusals.models import Alert
+from refusals.statistics import Period
+from tests.conftest import World
+from tests.test_statistics import make_refusal, stop_event
+
+URL = "/statistics/midden/report/"
+
+
+def at(day: date, hour: int = 12) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=ZONE)
+
+
+@pytest.fixture
+def quarters(world: World) -> tuple[Period, Period]:
+    """Refusals and stops in the last full quarter and the one before it."""
+    q = Period.last_full_quarter(timezone.localdate())
+    p = q.previous()
+    make_refusal(world, at(q.start))
+    make_refusal(world, at(q.start + timedelta(days=3)), reason="no_staff", board_showed_room=True)
+    make_refusal(world, at(q.start + timedelta(days=5)), location=world.other_location, care_type="begeleiding")
+    make_refusal(world, at(q.start + timedelta(days=6)), withdrawn_at=timezone.now())  # not counted
+    make_refusal(world, at(p.start))
+    make_refusal(world, at(p.start + timedelta(days=1)), location=world.other_location)
+    make_refusal(world, at(p.start + timedelta(days=2)), location=world.other_location)
+    make_refusal(world, at(q.start), location=world.far_location, region=world.other_region)  # another region
+    aggregation.rebuild()
+    stop_event(world.other_unit, at(q.start + timedelta(days=10), 8), "open", "stop")
+    stop_event(world.other_unit, at(q.start + timedelta(days=10), 11), "stop", "open")
+    Alert.objects.create(
+        kind="location_spike",
+        key="spike:location:x",
+        region=world.region,
+        location=world.location,
+        count=3,
+        detail={"window_hours": 6},
+        raised_at=at(q.start + timedelta(days=3)),
+        ended_at=at(q.start + timedelta(days=4)),
+    )
+    return q, p
+
+
+def value(q: Period) -> str:
+    return f"{q.start.year}-Q{(q.start.month - 1) // 3 + 1}"
+
+
+def test_report_compares_with_the_previous_quarter(world: World, client_for, quarters: tuple[Period, Period]) -> None:
+    q, p = quarters
+    response = client_for(world.coordinator).get(f"{URL}?quarter={value(q)}")
+    assert response.status_code == 200
+    report = response.context["report"]
+    assert (report.current.total, report.previous.total, report.current.board_showed_room) == (3, 3, 1)
+    rows = {r["name"]: r for r in report.locations}
+    assert rows["WKZ Utrecht"] | {} == {
+        "name": "WKZ Utrecht",
+        "count": 2,
+        "previous": 1,
+        "change": 1,
+        "room": 1,
+        "stops": 0,
+        "stop_hours": 0,
+    }
+    assert rows["Diakonessenhuis Utrecht"] == {
+        "name": "Diakonessenhuis Utrecht",
+        "count": 1,
+        "previous": 2,
+        "change": -1,
+        "room": 0,
+        "stops": 1,
+        "stop_hours": 3.0,
+    }
+    assert "LUMC Leiden" not in rows
+    reasons = {r["key"]: (r["count"], r["previous"], r["change"]) for r in report.reasons}
+    assert reasons["no_staff"] == (1, 0, 1) and reasons["no_delivery_room"] == (2, 3, -1)
+    care = {r["key"]: (r["count"], r["previous"]) for r in report.care_types}
+    assert care == {"begeleiding": (1, 0), "overdracht": (2, 3)}
+    assert (report.stops_started, report.stop_hours) == (1, 3.0)
+    assert [a.count for a in report.alerts] == [3]
+
+    body = response.content.decode()
+    assert "Kwartaalrapportage weigeringen en opnamestops" in body and q.label in body and p.label in body
+    assert '<th scope="row">Diakonessenhuis Utrecht</th>' in body and "▼</span> -1" in body
+    assert "3 weigeringen door WKZ Utrecht binnen 6 uur." in body and "nog niet" in body
+    assert "data-print" in body and "@media print" not in body  # print layout lives in app.css
+
+
+def test_default_is_the_last_full_quarter_and_english_works(world: World, client_for) -> None:
+    c = client_for(world.coordinator)
+    report = c.get(URL).context["report"]
+    assert report.current.period == Period.last_full_quarter(timezone.localdate())
+    c.cookies["django_language"] = "en"
+    assert "Quarterly report on refusals and admission stops" in c.get(URL).content.decode()
+
+
+@pytest.mark.parametrize("quarter", ["2026", "2026-Q5", "Q1-2026", "1990-Q1", "<script>"])
+def test_bad_quarter_is_400_with_the_message_at_the_field(world: World, client_for, quarter: str) -> None:
+    response = client_for(world.coordinator).get(URL, {"quarter": quarter})
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "Kies een van de kwartalen uit de lijst." in body and 'aria-describedby="id_quarter-error"' in body
+    assert "<script>" not in body.split("<main", 1)[1].split("</main>")[0].replace("<script src=", "")
+
+
+@pytest.mark.parametrize("persona", ["staff", "other_staff", "midwife", "org_admin", "no_role"])
+def test_others_are_refused(world: World, client_for, persona: str) -> None:
+    assert client_for(world.personas()[persona]).get(URL).status_code == 403
+
+
+def test_anonymous_goes_to_login(world: World, client) -> None:  # type: ignore[no-untyped-def]
+    response = client.get(URL)
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_coordinator_only_own_region_national_admin_all(world: World, client_for) -> None:
+    assert client_for(world.coordinator).get("/statistics/west/report/").status_code == 403
+    assert client_for(world.coordinator).get("/statistics/atlantis/report/").status_code == 404
+    assert client_for(world.national_admin).get("/statistics/west/report/").status_code == 200
+
+
+def test_statistics_page_links_to_the_report_of_its_quarter(world: World, client_for) -> None:
+    body = client_for(world.coordinator).get("/statistics/midden/?period=month&start=2026-02-10").content.decode()
+    assert 'href="/statistics/midden/report/?quarter=2026-Q1"' in body
