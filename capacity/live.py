@@ -202,10 +202,29 @@ def render_location_frames(location_id: int) -> tuple[int, dict[str, str]] | Non
     return location.region_id, frames
 
 
+# Frames are keyed by rendition: a language code for the boards' HTML rows, and this key
+# for the JSON event that API stream clients get (capacity/api_stream.py). A subscriber
+# whose ``lang`` is JSON_FRAME receives it; boards never ask for it.
+JSON_FRAME = "application/json"
+
+
+def location_event_json(location_id: int) -> str | None:
+    """The location's current state as the API stream's JSON event."""
+    from hospitals.api import LocationOut, api_locations
+
+    location = api_locations().filter(pk=location_id).first()
+    if location is None:
+        return None
+    return json.dumps({"type": "location", "location": LocationOut.of(location).model_dump(mode="json")})
+
+
 def publish_location(location_id: int) -> None:
     """Push a location's current row to every board that shows it (called after commit)."""
     rendered = render_location_frames(location_id)
     if rendered is None:
         return
     region_id, frames = rendered
+    machine = location_event_json(location_id)
+    if machine is not None:
+        frames = {**frames, JSON_FRAME: machine}
     hub.publish({"location_id": location_id, "groups": [region_group(region_id), NATIONAL], "frames": frames})

@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from capacity import views as capacity_views
+from config.api import urlpatterns as api_urlpatterns
 
 urlpatterns = [
     path("", capacity_views.home, name="home"),
@@ -14,6 +15,7 @@ urlpatterns = [
     # The language switch works on the login page too.
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("admin/", admin.site.urls),
+    path("api/v1/", api_urlpatterns()),
     path("", include("capacity.urls")),
     path("", include("hospitals.urls")),
     path("", include("refusals.urls")),
