@@ -337,3 +337,25 @@ def test_rate_limit_per_token(world: World, settings) -> None:  # type: ignore[n
 def test_unknown_query_parameters_are_refused(world: World, writer: Api) -> None:
     problem = _problem(writer.get("/locations?regoin=west"), 422)
     assert problem["errors"][0]["pointer"] == "/regoin"
+
+
+def test_rate_limit_counts_in_redis_across_processes(world: World, settings) -> None:  # type: ignore[no-untyped-def]
+    """With REDIS_URL the counters live in Redis, so every server process sees the same count."""
+    if not settings.REDIS_URL:
+        pytest.skip("needs Redis")
+    import uuid
+
+    from django.core.cache import caches
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": settings.REDIS_URL,
+            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        }
+    }
+    settings.API_RATE_LIMIT_PER_MINUTE = 2
+    api = Api(org_token(world.hospital, world.org_admin))
+    assert [api.get("/regions").status_code for _ in range(2)] == [200, 200]
+    caches["default"].close()  # a fresh connection, as another process would have
+    assert api.get("/regions").status_code == 429
