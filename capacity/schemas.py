@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from django.utils import timezone
 from ninja import Field, Schema
-from pydantic import AwareDatetime, field_validator
+from pydantic import AwareDatetime, ConfigDict, field_validator
 
 from capacity.models import CapacityEvent, Unit
 from capacity.services import CapacityChange
@@ -78,15 +78,22 @@ class UnitOut(Schema):
         )
 
 
+# Input is taken as the schema says: no "5" for 5, no 0 for a date, no unknown fields
+# (a misspelt "nte" must not be dropped silently).
+STRICT = ConfigDict(strict=True, extra="forbid")
+
+
 class CapacityIn(Schema):
     """A unit's figures as the hospital system knows them now (a full snapshot, never a delta)."""
+
+    model_config = STRICT
 
     staffed_total: Beds
     available: Beds = Field(description="0 <= available <= staffed_total.")
     status: Status
     stop_reason: StopReason | None = Field(None, description="Required when status is 'stop'.")
     stop_expected_end: AwareDatetime | None = Field(
-        None, description="Optional, with a time zone; in the future, at most a year ahead."
+        None, description="Optional, with a time zone; in the future, at most a year ahead.", strict=False
     )
     note: str = Field("", max_length=200)
 
@@ -94,6 +101,14 @@ class CapacityIn(Schema):
     @classmethod
     def _note(cls, value: str) -> str:
         return plain_text(value)
+
+    @field_validator("stop_expected_end", mode="before")
+    @classmethod
+    def _end_is_text(cls, value: object) -> object:
+        # Lax datetime parsing would take a number as a Unix time; the schema says a string.
+        if value is not None and not isinstance(value, str):
+            raise ValueError("must be a date-time string with a time zone")
+        return value
 
     @field_validator("stop_expected_end")
     @classmethod
@@ -129,6 +144,8 @@ class LocationUnitIn(CapacityIn):
 
 
 class LocationUpdateIn(Schema):
+    model_config = STRICT
+
     units: list[LocationUnitIn] = Field(min_length=1, max_length=len(Unit.Kind.values))
 
 
@@ -144,6 +161,8 @@ class LocationWriteResult(Schema):
 
 
 class ConfirmIn(Schema):
+    model_config = STRICT
+
     version: Version | None = None
 
 

@@ -167,6 +167,8 @@ def _docs_access(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
             return view(request, *args, **kwargs)
         if request.path.endswith(".json"):
             return problem_response(request, _unauthenticated())
+        if request.user.is_authenticated:
+            raise PermissionDenied  # signed in without a role: the login page would send them back here
         return redirect_to_login(request.get_full_path())
 
     return wrapped

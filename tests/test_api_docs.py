@@ -36,4 +36,4 @@ def test_anonymous_gets_no_docs_or_schema(world: World, client: Client) -> None:
 
 
 def test_no_role_account_gets_no_docs(world: World, client_for) -> None:
-    assert client_for(world.no_role).get("/api/v1/docs").status_code == 302
+    assert client_for(world.no_role).get("/api/v1/docs").status_code == 403

@@ -57,14 +57,22 @@ async def test_snapshot_then_json_events_of_the_region(world: World) -> None:
 
 
 async def test_national_stream_gets_every_region_and_boards_stay_html(world: World) -> None:
+    from tests.test_consumers import board
+
     raw = await database_sync_to_async(region_token)(world.region, world.coordinator)
     comm = stream("/api/v1/stream/", raw)
-    assert (await comm.connect())[0]
+    page = await board("/ws/board/national/?lang=en", world.coordinator)
+    for socket in (comm, page):
+        assert (await socket.connect())[0]
     assert len(json.loads(await comm.receive_from(timeout=5))["locations"]) == 3
+    await page.receive_from(timeout=5)
     await update(world, world.far_unit, 1)
     event = json.loads(await comm.receive_from(timeout=5))
     assert event["location"]["slug"] == "lumc"
+    row = await page.receive_from(timeout=5)
+    assert row.lstrip().startswith("<") and f'id="location-{world.far_location.pk}"' in row
     await comm.disconnect()
+    await page.disconnect()
 
 
 @pytest.mark.parametrize("token", ["none", "unknown", "revoked"])
