@@ -18,6 +18,7 @@ from channels.db import database_sync_to_async
 
 from capacity import live
 from capacity.consumers import BoardConsumer
+from capacity.models import ApiToken
 from config.api import ApiProblem, authenticate_token, bearer_from_header
 from hospitals.models import Region
 
@@ -27,12 +28,13 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_RATE_LIMITED = 4429
 
 
-def _authenticate(raw: str) -> tuple[bool, bool]:
-    """(valid token, within its rate limit)."""
+def _authenticate(raw: str) -> tuple[int | None, bool]:
+    """(the token's id if valid, within its rate limit)."""
     try:
-        return authenticate_token(raw) is not None, True
+        token = authenticate_token(raw)
     except ApiProblem:
-        return True, False
+        return None, False
+    return (token.pk if token else None), True
 
 
 def _snapshot(region_id: int | None) -> str:
@@ -51,8 +53,16 @@ def _snapshot(region_id: int | None) -> str:
     )
 
 
+def _still_valid(token_id: int) -> bool:
+    return ApiToken.objects.filter(pk=token_id, revoked_at__isnull=True).exists()
+
+
 class ApiStreamConsumer(BoardConsumer):
     lang = live.JSON_FRAME
+    # A revoked token's open stream is closed within this many seconds.
+    RECHECK_SECONDS = 60.0
+    token_id: int | None = None
+    _watch: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         headers: dict[bytes, bytes] = dict(self.scope.get("headers", []))
@@ -60,13 +70,14 @@ class ApiStreamConsumer(BoardConsumer):
         query = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
         code = (query.get("region") or [""])[0]
         await self.accept()
-        valid, within_limit = await database_sync_to_async(_authenticate)(raw) if raw else (False, True)
-        if not valid:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
+        token_id, within_limit = await database_sync_to_async(_authenticate)(raw) if raw else (None, True)
         if not within_limit:
             await self.close(code=CLOSE_RATE_LIMITED)
             return
+        if token_id is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.token_id = token_id
         if code:
             region_id = await database_sync_to_async(
                 lambda: Region.objects.filter(code=code).values_list("id", flat=True).first()
@@ -82,7 +93,22 @@ class ApiStreamConsumer(BoardConsumer):
         self._writer = asyncio.get_running_loop().create_task(self._write())
         group = live.region_group(self.region_id) if self.region_id else live.NATIONAL
         await live.hub.join([group], self)
+        self._watch = asyncio.get_running_loop().create_task(self._watch_token())
         await self.resync()
+
+    async def _watch_token(self) -> None:
+        """Close the stream once its token is revoked (checked every RECHECK_SECONDS)."""
+        while True:
+            await asyncio.sleep(self.RECHECK_SECONDS)
+            if self.token_id is None or not await database_sync_to_async(_still_valid)(self.token_id):
+                live.hub.leave(self)
+                await self.close(code=CLOSE_UNAUTHENTICATED)
+                return
+
+    def _stop(self) -> None:
+        super()._stop()
+        if self._watch is not None and not self._watch.done() and self._watch is not asyncio.current_task():
+            self._watch.cancel()
 
     async def resync(self) -> None:
         """Send a snapshot; render again if a change was pushed meanwhile (it must not be undone)."""

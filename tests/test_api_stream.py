@@ -109,3 +109,56 @@ async def test_a_session_cookie_is_not_enough(world: World) -> None:
     )
     await comm.connect()
     assert (await comm.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4401}
+
+
+async def test_revoking_the_token_closes_an_open_stream(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from capacity.api_stream import ApiStreamConsumer
+
+    monkeypatch.setattr(ApiStreamConsumer, "RECHECK_SECONDS", 0.2)
+    raw = await database_sync_to_async(org_token)(world.hospital, world.org_admin)
+    comm = stream("/api/v1/stream/?region=midden", raw)
+    assert (await comm.connect())[0]
+    await comm.receive_from(timeout=5)
+
+    def revoke() -> None:
+        api_token_revoke(token_id=ApiToken.objects.get().pk, by=world.org_admin)
+
+    await database_sync_to_async(revoke)()
+    assert (await comm.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4401}
+
+
+async def test_connecting_counts_against_the_rate_limit(world: World, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.API_RATE_LIMIT_PER_MINUTE = 1
+    raw = await database_sync_to_async(org_token)(world.hospital, world.org_admin)
+    first = stream("/api/v1/stream/", raw)
+    assert (await first.connect())[0]
+    await first.receive_from(timeout=5)
+    second = stream("/api/v1/stream/", raw)
+    await second.connect()
+    assert (await second.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4429}
+    await first.disconnect()
+
+
+async def test_an_api_write_reaches_open_boards_and_streams(world: World) -> None:
+    """The whole path: a hospital system's PUT shows up on a midwife's board and on an API stream."""
+    from tests.api_support import Api
+    from tests.test_consumers import board
+
+    raw = await database_sync_to_async(org_token)(world.hospital, world.org_admin)
+    page = await board(f"/ws/board/{world.region.code}/?lang=nl", world.midwife)
+    follower = stream(f"/api/v1/stream/?region={world.region.code}", raw)
+    for socket in (page, follower):
+        assert (await socket.connect())[0]
+        await socket.receive_from(timeout=5)
+
+    def put() -> int:
+        body = {"staffed_total": 10, "available": 6, "status": "open", "version": 1}
+        return int(Api(raw).put(f"/units/{world.unit.pk}", body).status_code)
+
+    assert await database_sync_to_async(put)() == 200
+    row = await page.receive_from(timeout=5)
+    assert f'id="location-{world.location.pk}"' in row and "<strong>6</strong>/10" in row
+    event = json.loads(await follower.receive_from(timeout=5))
+    assert next(u for u in event["location"]["units"] if u["kind"] == "delivery_suite")["available"] == 6
+    await page.disconnect()
+    await follower.disconnect()
