@@ -42,7 +42,11 @@ class ApiTokenForm(TiedErrorsMixin, forms.Form):
 
     def __init__(self, *args: Any, organisation: Organisation | None, regions: QuerySet[Region], **kwargs: Any):
         super().__init__(*args, **kwargs)
-        scopes = ORGANISATION_SCOPES if organisation is not None else REGION_SCOPES
+        scopes = REGION_SCOPES
+        if organisation is not None:
+            # A midwifery practice has no units to keep current: it only reads.
+            has_units = organisation.locations.filter(active=True).exists()
+            scopes = ORGANISATION_SCOPES if has_units else [ApiToken.Scope.READ]
         self.fields["scope"].choices = [(s.value, s.label) for s in scopes]  # type: ignore[attr-defined]
         if organisation is not None:
             del self.fields["region"]

@@ -100,3 +100,15 @@ def test_other_roles_are_refused(world: World, client_for, persona: str) -> None
 
 def test_anonymous_goes_to_login(client: Client, world: World) -> None:
     assert client.get(URL)["Location"].startswith(reverse("login"))
+
+
+def test_an_organisation_without_locations_gets_read_tokens_only(world: World, client_for) -> None:
+    from hospitals.models import User
+
+    admin = User.objects.create_user(
+        username="practice_admin", password="x" * 16, role=User.Role.ORG_ADMIN, organisation=world.practice
+    )
+    c = client_for(admin)
+    assert c.post(URL, {"name": "x", "scope": "write-capacity"}).status_code == 400
+    assert c.post(URL, {"name": "Praktijksysteem", "scope": "read"}).status_code == 200
+    assert ApiToken.objects.get().scope == "read"
