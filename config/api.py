@@ -166,7 +166,7 @@ def _docs_access(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
         if has_role(request.user) or (raw and ApiToken.lookup(raw) is not None):
             return view(request, *args, **kwargs)
         if request.path.endswith(".json"):
-            return problem_response(request, _unauthenticated())
+            return problem_response(request, unauthenticated())
         if request.user.is_authenticated:
             raise PermissionDenied  # signed in without a role: the login page would send them back here
         return redirect_to_login(request.get_full_path())
@@ -174,7 +174,7 @@ def _docs_access(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
     return wrapped
 
 
-def _unauthenticated() -> ApiProblem:
+def unauthenticated() -> ApiProblem:
     return ApiProblem(
         401,
         "unauthenticated",
@@ -218,7 +218,7 @@ def _on_problem(request: HttpRequest, exc: ApiProblem) -> HttpResponse:
 
 @api.exception_handler(AuthenticationError)
 def _on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return problem_response(request, _unauthenticated())
+    return problem_response(request, unauthenticated())
 
 
 @api.exception_handler(NinjaValidationError)
