@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from capacity.models import BoardToken, CapacityEvent, Unit
+from capacity.models import ApiToken, BoardToken, CapacityEvent, Unit
 from config.admin import ReadOnlyAdmin
 
 
@@ -32,7 +32,7 @@ class UnitAdmin(admin.ModelAdmin):
 
 @admin.register(CapacityEvent)
 class CapacityEventAdmin(ReadOnlyAdmin):
-    list_display = ["at", "unit", "action", "source", "by", "version"]
+    list_display = ["at", "unit", "action", "source", "by", "api_token", "version"]
     list_filter = ["action", "source", "unit__location__region"]
     date_hierarchy = "at"
 
@@ -55,3 +55,34 @@ class BoardTokenAdmin(admin.ModelAdmin):
             raw = obj.issue_raw()
             self.message_user(request, f"Wall-screen link (shown once): /board/screen/{raw}/")
         super().save_model(request, obj, form, change)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued on the API-tokens page (the secret is shown there once); here only seen and revoked."""
+
+    list_display = ["name", "scope", "organisation", "region", "created_by", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["scope", "region"]
+    readonly_fields = [
+        "name",
+        "scope",
+        "organisation",
+        "region",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
+        return False  # the history points at the token that made a change
+
+    @admin.action(description="Revoke the selected API tokens")
+    def revoke(self, request: HttpRequest, queryset):  # type: ignore[no-untyped-def]
+        from django.utils import timezone
+
+        queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())

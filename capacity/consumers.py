@@ -112,14 +112,17 @@ class BoardConsumer(AsyncWebsocketConsumer):
         # One writer per socket, started once: a push is then a put on its queue, not a
         # task per socket per update (docs/performance.md), and one slow socket never
         # holds up the others.
-        self._outbox = collections.deque()
-        self._writer = asyncio.get_running_loop().create_task(self._write())
+        self._start_writer()
         group = live.region_group(self.region_id) if self.region_id else live.NATIONAL
         await live.hub.join([group], self)
         await self.resync()
 
     async def disconnect(self, code: int) -> None:
         self._stop()
+
+    def _start_writer(self) -> None:
+        self._outbox = collections.deque()
+        self._writer = asyncio.get_running_loop().create_task(self._write())
 
     def _stop(self) -> None:
         live.hub.leave(self)

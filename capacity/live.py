@@ -209,6 +209,21 @@ def render_location_frames(location_id: int) -> tuple[int, dict[str, str]] | Non
     return location.region_id, frames
 
 
+# Frames are keyed by rendition: a language code for the boards' HTML rows, and this key
+# for the JSON event that API stream clients get (capacity/api_stream.py). A subscriber
+# whose ``lang`` is JSON_FRAME receives it; boards never ask for it.
+JSON_FRAME = "application/json"
+
+
+def location_event_json(location_id: int) -> str | None:
+    """The location's current state as the API stream's JSON event."""
+    from hospitals.api import LocationOut, api_locations
+
+    location = api_locations().filter(pk=location_id).first()
+    if location is None:
+        return None
+    return json.dumps({"type": "location", "location": LocationOut.of(location).model_dump(mode="json")})
+
 # Two changes to one location, committed close together in different threads or processes,
 # could otherwise publish out of order: A renders (before B's commit), B renders and
 # publishes, A publishes last, and every board keeps A's older row until the next change.
@@ -238,5 +253,8 @@ def publish_location(location_id: int) -> None:
         if rendered is None:
             return
         region_id, frames = rendered
+        machine = location_event_json(location_id)
+        if machine is not None:
+            frames = {**frames, JSON_FRAME: machine}
         groups = [region_group(region_id), NATIONAL, location_group(location_id)]
         hub.publish({"location_id": location_id, "groups": groups, "frames": frames})

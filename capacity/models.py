@@ -147,6 +147,15 @@ class CapacityEvent(AppendOnlyModel):
     version = models.PositiveIntegerField(_("version after"))
     before = models.JSONField(_("before"))
     after = models.JSONField(_("after"))
+    # The API token that made the change (source=api); ``by`` is then the account that issued it.
+    api_token = models.ForeignKey(
+        "capacity.ApiToken",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="capacity_events",
+        verbose_name=_("API token"),
+    )
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -211,3 +220,91 @@ class BoardToken(models.Model):
     @classmethod
     def lookup(cls, raw: str) -> BoardToken | None:
         return cls.objects.filter(token_hash=cls.hash(raw), revoked_at__isnull=True).select_related("region").first()
+
+
+class ApiToken(models.Model):
+    """A hospital system's (or a coordinator's) key to the API: shown once, only its hash is kept.
+
+    Either an organisation token (issued by that organisation's administrator; it reads
+    capacity and, with the write scope, changes that organisation's units) or a region
+    token (issued by the region's coordinator or a national administrator; it reads
+    capacity and the region's refusal statistics). Never deleted: revoked, so the
+    history keeps pointing at the token that made a change.
+    """
+
+    class Scope(models.TextChoices):
+        READ = "read", _("read capacity")
+        WRITE_CAPACITY = "write-capacity", _("read and write capacity")
+        STATISTICS = "statistics", _("read capacity and refusal statistics")
+
+    PREFIX = "bcap_"
+
+    name = models.CharField(_("name"), max_length=80, help_text=_("Which system uses it, e.g. 'HIS feed'."))
+    scope = models.CharField(_("scope"), max_length=16, choices=Scope.choices)
+    organisation = models.ForeignKey(
+        "hospitals.Organisation",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="api_tokens",
+        verbose_name=_("organisation"),
+    )
+    region = models.ForeignKey(
+        "hospitals.Region",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="api_tokens",
+        verbose_name=_("region"),
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        constraints = [
+            # Exactly one owner: an organisation's tokens read/write, a region's read statistics.
+            models.CheckConstraint(
+                condition=(
+                    models.Q(organisation__isnull=False, region__isnull=True, scope__in=["read", "write-capacity"])
+                    | models.Q(organisation__isnull=True, region__isnull=False, scope__in=["read", "statistics"])
+                ),
+                name="api_token_one_owner_and_fitting_scope",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def can_write_capacity(self) -> bool:
+        return self.scope == self.Scope.WRITE_CAPACITY and self.organisation_id is not None
+
+    @staticmethod
+    def hash(raw: str) -> str:
+        import hashlib
+
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    @classmethod
+    def new_raw(cls) -> str:
+        import secrets
+
+        return cls.PREFIX + secrets.token_urlsafe(32)
+
+    @classmethod
+    def lookup(cls, raw: str) -> ApiToken | None:
+        """The active token with this secret, or None."""
+        if not raw.startswith(cls.PREFIX) or len(raw) > 100:
+            return None
+        return (
+            cls.objects.filter(token_hash=cls.hash(raw), revoked_at__isnull=True)
+            .select_related("organisation", "region", "created_by")
+            .first()
+        )

@@ -8,7 +8,7 @@ live push for after commit, so nothing is pushed for work that was rolled back.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from capacity import live
-from capacity.models import BoardToken, CapacityEvent, Unit
+from capacity.models import ApiToken, BoardToken, CapacityEvent, Unit
 from hospitals.models import Region, User
 
 
@@ -72,7 +72,17 @@ def _lock(unit_id: int, expected_version: int | None) -> Unit:
     return unit
 
 
-def _record(unit: Unit, *, action: str, source: str, by: User | None, before: dict[str, object], at: datetime) -> None:
+def _record(
+    unit: Unit,
+    *,
+    action: str,
+    source: str,
+    by: User | None,
+    before: dict[str, object],
+    at: datetime,
+    api_token: ApiToken | None = None,
+    push: bool = True,
+) -> None:
     CapacityEvent.objects.create(
         unit=unit,
         action=action,
@@ -82,9 +92,20 @@ def _record(unit: Unit, *, action: str, source: str, by: User | None, before: di
         version=unit.version,
         before=before,
         after=unit.snapshot(),
+        api_token=api_token,
     )
-    location_id = unit.location_id
-    transaction.on_commit(lambda: live.publish_location(location_id))
+    if push:
+        location_id = unit.location_id
+        transaction.on_commit(lambda: live.publish_location(location_id))
+
+
+def _without_stop_details(change: CapacityChange) -> CapacityChange:
+    """A stop's reason and end only mean something during a stop."""
+    if change.status == Unit.Status.STOP:
+        return change
+    return CapacityChange(
+        staffed_total=change.staffed_total, available=change.available, status=change.status, note=change.note
+    )
 
 
 def unit_update_capacity(
@@ -94,68 +115,173 @@ def unit_update_capacity(
     change: CapacityChange,
     expected_version: int | None,
     source: str = CapacityEvent.Source.WEB,
+    api_token: ApiToken | None = None,
 ) -> Unit:
     """Set a unit's figures and status. Sending the same figures again only confirms them.
 
     ``by`` is the account that made the change; None only for source=system (demo data, imports).
+    ``api_token`` is the token an API call came with (``by`` is then the account that issued it).
     """
     validate_change(change)
-    # A stop's reason and end only mean something during a stop.
-    if change.status != Unit.Status.STOP:
-        change = CapacityChange(
-            staffed_total=change.staffed_total,
-            available=change.available,
-            status=change.status,
-            note=change.note,
-        )
+    change = _without_stop_details(change)
     with transaction.atomic(durable=True):
         unit = _lock(unit_id, expected_version)
-        before = unit.snapshot()
-        now = timezone.now()
-        unchanged = (
-            unit.staffed_total == change.staffed_total
-            and unit.available == change.available
-            and unit.status == change.status
-            and unit.stop_reason == change.stop_reason
-            and unit.stop_expected_end == change.stop_expected_end
-            and unit.note == change.note
-        )
-        if unchanged:
-            return _confirm(unit, by=by, source=source, before=before, now=now)
-        stop_changed = unit.status != change.status or unit.stop_expected_end != change.stop_expected_end
-        unit.staffed_total = change.staffed_total
-        unit.available = change.available
-        unit.status = change.status
-        unit.stop_reason = change.stop_reason
-        unit.stop_expected_end = change.stop_expected_end
-        unit.note = change.note
-        unit.version += 1
-        unit.updated_at = unit.confirmed_at = now
-        unit.updated_by = unit.confirmed_by = by
-        unit.stale_flagged_at = unit.reminder_sent_at = None
-        if stop_changed:
-            unit.stop_overdue_flagged_at = None
-        unit.save()
-        _record(unit, action=CapacityEvent.Action.UPDATE, source=source, by=by, before=before, at=now)
+        return _apply(unit, change, by=by, source=source, api_token=api_token, now=timezone.now())
+
+
+def _apply(
+    unit: Unit,
+    change: CapacityChange,
+    *,
+    by: User | None,
+    source: str,
+    api_token: ApiToken | None,
+    now: datetime,
+    push: bool = True,
+) -> Unit:
+    """Write a validated change to a locked unit and record it (inside the caller's transaction)."""
+    before = unit.snapshot()
+    unchanged = (
+        unit.staffed_total == change.staffed_total
+        and unit.available == change.available
+        and unit.status == change.status
+        and unit.stop_reason == change.stop_reason
+        and unit.stop_expected_end == change.stop_expected_end
+        and unit.note == change.note
+    )
+    if unchanged:
+        return _confirm(unit, by=by, source=source, before=before, now=now, api_token=api_token, push=push)
+    stop_changed = unit.status != change.status or unit.stop_expected_end != change.stop_expected_end
+    unit.staffed_total = change.staffed_total
+    unit.available = change.available
+    unit.status = change.status
+    unit.stop_reason = change.stop_reason
+    unit.stop_expected_end = change.stop_expected_end
+    unit.note = change.note
+    unit.version += 1
+    unit.updated_at = unit.confirmed_at = now
+    unit.updated_by = unit.confirmed_by = by
+    unit.stale_flagged_at = unit.reminder_sent_at = None
+    if stop_changed:
+        unit.stop_overdue_flagged_at = None
+    unit.save()
+    _record(
+        unit,
+        action=CapacityEvent.Action.UPDATE,
+        source=source,
+        by=by,
+        before=before,
+        at=now,
+        api_token=api_token,
+        push=push,
+    )
     return unit
 
 
-def _confirm(unit: Unit, *, by: User | None, source: str, before: dict[str, object], now: datetime) -> Unit:
+def _confirm(
+    unit: Unit,
+    *,
+    by: User | None,
+    source: str,
+    before: dict[str, object],
+    now: datetime,
+    api_token: ApiToken | None = None,
+    push: bool = True,
+) -> Unit:
     unit.confirmed_at = now
     unit.confirmed_by = by
     unit.stale_flagged_at = unit.reminder_sent_at = None
     unit.save(update_fields=["confirmed_at", "confirmed_by", "stale_flagged_at", "reminder_sent_at"])
-    _record(unit, action=CapacityEvent.Action.CONFIRM, source=source, by=by, before=before, at=now)
+    _record(
+        unit,
+        action=CapacityEvent.Action.CONFIRM,
+        source=source,
+        by=by,
+        before=before,
+        at=now,
+        api_token=api_token,
+        push=push,
+    )
     return unit
 
 
 def unit_confirm_unchanged(
-    *, unit_id: int, by: User, expected_version: int | None, source: str = CapacityEvent.Source.WEB
+    *,
+    unit_id: int,
+    by: User,
+    expected_version: int | None,
+    source: str = CapacityEvent.Source.WEB,
+    api_token: ApiToken | None = None,
 ) -> Unit:
     """Record that the figures were checked and still hold (counts for staleness)."""
     with transaction.atomic(durable=True):
         unit = _lock(unit_id, expected_version)
-        return _confirm(unit, by=by, source=source, before=unit.snapshot(), now=timezone.now())
+        return _confirm(unit, by=by, source=source, before=unit.snapshot(), now=timezone.now(), api_token=api_token)
+
+
+class LocationChangeInvalid(Exception):
+    """One or more of a location's changes failed validation; nothing was written."""
+
+    def __init__(self, errors: dict[str, ValidationError]) -> None:
+        super().__init__(", ".join(errors))
+        self.errors = errors  # unit kind -> the unit's field errors
+
+
+class LocationVersionConflict(Exception):
+    """One or more units were edited on a stale version; nothing was written."""
+
+    def __init__(self, stale: list[Unit], current: list[Unit]) -> None:
+        super().__init__(", ".join(u.kind for u in stale))
+        self.stale = stale
+        self.current = current
+
+
+def location_update_capacity(
+    *,
+    location_id: int,
+    by: User | None,
+    changes: dict[str, tuple[CapacityChange, int | None]],
+    source: str = CapacityEvent.Source.WEB,
+    api_token: ApiToken | None = None,
+) -> list[Unit]:
+    """Set several units of one location at once: all of them or none.
+
+    ``changes`` maps a unit kind to its new figures and the version the caller saw.
+    Each unit goes through the same validation, history and confirm-if-unchanged rule
+    as ``unit_update_capacity``; the location's row is pushed once, after commit.
+    Raises ``Unit.DoesNotExist`` (with the unknown kinds) when the location lacks a kind.
+    """
+    errors: dict[str, ValidationError] = {}
+    for kind, (change, _version) in changes.items():
+        try:
+            validate_change(change)
+        except ValidationError as exc:
+            errors[kind] = exc
+    if errors:
+        raise LocationChangeInvalid(errors)
+    with transaction.atomic(durable=True):
+        # Lock in a fixed order (by id) so two calls for the same location cannot deadlock.
+        units = list(
+            Unit.objects.select_for_update().select_related("location").filter(location_id=location_id).order_by("pk")
+        )
+        by_kind = {u.kind: u for u in units}
+        missing = sorted(set(changes) - set(by_kind))
+        if missing:
+            raise Unit.DoesNotExist(", ".join(missing))
+        stale = [
+            by_kind[kind]
+            for kind, (_change, version) in changes.items()
+            if version is not None and by_kind[kind].version != version
+        ]
+        if stale:
+            raise LocationVersionConflict(stale, units)
+        now = timezone.now()
+        for unit in units:
+            if unit.kind in changes:
+                change = _without_stop_details(changes[unit.kind][0])
+                _apply(unit, change, by=by, source=source, api_token=api_token, now=now, push=False)
+        transaction.on_commit(lambda: live.publish_location(location_id))
+    return [by_kind[kind] for kind in changes]
 
 
 def unit_flag(*, unit_id: int, action: str, now: datetime) -> bool:
@@ -189,3 +315,36 @@ def board_token_issue(*, label: str, region_id: int, by: User) -> tuple[BoardTok
 
 def board_token_revoke(*, token_id: int, by: User) -> bool:
     return bool(BoardToken.objects.filter(pk=token_id, revoked_at__isnull=True).update(revoked_at=timezone.now()))
+
+
+def api_token_issue(
+    *, name: str, scope: str, by: User, organisation_id: int | None = None, region_id: int | None = None
+) -> tuple[ApiToken, str]:
+    """A new API token for an organisation or a region; the raw secret is returned once, only its hash kept."""
+    raw = ApiToken.new_raw()
+    with transaction.atomic(durable=True):
+        token = ApiToken.objects.create(
+            name=name,
+            scope=scope,
+            organisation_id=organisation_id,
+            region_id=region_id,
+            token_hash=ApiToken.hash(raw),
+            created_by=by,
+        )
+    return token, raw
+
+
+def api_token_revoke(*, token_id: int, by: User) -> bool:
+    """Revoke at once: the next request with it is refused. Returns whether it was still active."""
+    return bool(ApiToken.objects.filter(pk=token_id, revoked_at__isnull=True).update(revoked_at=timezone.now()))
+
+
+def api_token_touch(*, token: ApiToken, now: datetime | None = None) -> None:
+    """Note when a token was last used, at most once a minute (not a write per request)."""
+    now = now or timezone.now()
+    if token.last_used_at is not None and now - token.last_used_at < timedelta(minutes=1):
+        return
+    ApiToken.objects.filter(pk=token.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - timedelta(minutes=1))
+    ).update(last_used_at=now)
+    token.last_used_at = now

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from capacity import search_views, views
+from capacity import search_views, token_views, views
 
 app_name = "capacity"
 
@@ -11,6 +11,8 @@ urlpatterns = [
     path("board/screen/<str:token>/", views.screen, name="screen"),
     path("screens/", views.screens, name="screens"),
     path("screens/<int:token_id>/revoke/", views.screen_revoke, name="screen_revoke"),
+    path("accounts/api-tokens/", token_views.api_tokens, name="api_tokens"),
+    path("accounts/api-tokens/<int:token_id>/revoke/", token_views.api_token_revoke_view, name="api_token_revoke"),
     path("favourites/<int:location_id>/", views.toggle_favourite, name="toggle_favourite"),
     path("units/", views.my_units, name="my_units"),
     path("units/<int:unit_id>/", views.unit_update, name="unit_update"),

@@ -5,6 +5,7 @@ pub/sub subscription and fans board updates out to its own sockets.
 """
 
 import os
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
@@ -13,20 +14,29 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from capacity.api_stream import ApiStreamConsumer  # noqa: E402
 from capacity.embedded import start_periodic_tasks  # noqa: E402
 from capacity.routing import websocket_urlpatterns  # noqa: E402
 from config.gc import configure_gc  # noqa: E402
 from config.websocket import HostsOriginValidator, websocket_auth_stack  # noqa: E402
 from refusals.routing import websocket_urlpatterns as refusals_websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": HostsOriginValidator(
-            websocket_auth_stack(URLRouter(websocket_urlpatterns + refusals_websocket_urlpatterns))
-        ),
-    }
+board_websockets = HostsOriginValidator(
+    websocket_auth_stack(URLRouter(websocket_urlpatterns + refusals_websocket_urlpatterns))
 )
+# The API's event stream authenticates with a bearer token, never a cookie, so a page on
+# another origin cannot ride on a user's session: no origin check, no session middleware.
+api_stream = ApiStreamConsumer.as_asgi()
+
+
+async def websockets(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["path"] == "/api/v1/stream/":
+        await api_stream(scope, receive, send)
+    else:
+        await board_websockets(scope, receive, send)
+
+
+application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websockets})
 
 # Full garbage collections stop the event loop for every open board (160-230 ms at
 # 1,000 sockets, docs/performance.md). Keep what start-up loaded out of their way and

@@ -19,5 +19,9 @@ class DutchByDefaultMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            # Machines, not people, read the API: English unless the client asks for Dutch.
+            request.META.setdefault("HTTP_ACCEPT_LANGUAGE", "en")
+            return self.get_response(request)
         request.META.pop("HTTP_ACCEPT_LANGUAGE", None)
         return self.get_response(request)

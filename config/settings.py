@@ -75,6 +75,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "channels",
     "django_htmx",
+    # The API (config/api.py); listed so its docs page loads Swagger UI from static files.
+    "ninja",
     "hospitals",
     "capacity",
     "refusals",
@@ -158,6 +160,18 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Shared cache: the API's per-token rate limits count here, across processes.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("CACHE_PREFIX", "cache"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # Prefix for the live-board pub/sub channels, so test runs can share one Redis.
 LIVE_PUSH_PREFIX = env_str("LIVE_PUSH_PREFIX", "board")
 
@@ -208,6 +222,10 @@ REFUSAL_ALERT_SPIKE_WINDOW = timedelta(hours=env_int("REFUSAL_ALERT_SPIKE_HOURS"
 REFUSAL_ALERT_STOP_LOCATIONS = env_int("REFUSAL_ALERT_STOP_LOCATIONS", 2)
 # An unacknowledged alert shows as a banner on its coordinators' pages this long.
 REFUSAL_ALERT_BANNER = timedelta(hours=env_int("REFUSAL_ALERT_BANNER_HOURS", 24))
+
+# --- Hospital-system API (docs/api.md) ------------------------------------------
+# Requests per token per minute (fixed one-minute window, counted in the cache).
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 120)
 
 # --- Auth -------------------------------------------------------------------------
 AUTH_USER_MODEL = "hospitals.User"

@@ -4,7 +4,9 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from capacity import api_stream
 from capacity import views as capacity_views
+from config.api import urlpatterns as api_urlpatterns
 
 urlpatterns = [
     path("", capacity_views.home, name="home"),
@@ -14,6 +16,9 @@ urlpatterns = [
     # The language switch works on the login page too.
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("admin/", admin.site.urls),
+    # Server-Sent Events: an async view beside the ninja API (streams for as long as the client reads).
+    path("api/v1/events/", api_stream.events, name="api_events"),
+    path("api/v1/", api_urlpatterns()),
     path("", include("capacity.urls")),
     path("", include("hospitals.urls")),
     path("", include("refusals.urls")),

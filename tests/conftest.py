@@ -115,6 +115,16 @@ def fast_passwords(settings) -> None:  # type: ignore[no-untyped-def]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def private_cache(settings) -> None:  # type: ignore[no-untyped-def]
+    """A fresh in-process cache per test: API rate-limit counters never leak between tests."""
+    import uuid
+
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
+    }
+
+
 @pytest.fixture
 def world(db: None) -> World:
     return make_world()

@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from capacity import live
 from capacity.models import CapacityEvent, Unit
 from capacity.services import (
     CapacityChange,
@@ -37,7 +38,7 @@ def test_update_writes_state_history_and_pushes_after_commit(
     assert published[0]["location_id"] == world.location.pk
     assert published[0]["groups"] == [f"region-{world.region.pk}", "national", f"location-{world.location.pk}"]
     frames = published[0]["frames"]
-    assert isinstance(frames, dict) and set(frames) == {"nl", "en"}
+    assert isinstance(frames, dict) and set(frames) == {"nl", "en", live.JSON_FRAME}
     assert f'id="location-{world.location.pk}"' in frames["nl"] and 'hx-swap-oob="true"' in frames["nl"]
     assert "Opnamestop" not in frames["nl"]
 

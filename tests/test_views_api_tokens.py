@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from capacity.models import ApiToken
+from tests.api_support import Api, org_token, region_token
+from tests.conftest import World
+
+URL = "/accounts/api-tokens/"
+
+
+def _secret(response) -> str:  # type: ignore[no-untyped-def]
+    match = re.search(r'value="(bcap_[^"]+)"', response.content.decode())
+    assert match is not None
+    return match.group(1)
+
+
+def test_org_admin_creates_a_write_token_shown_once_that_works(world: World, client_for) -> None:
+    c = client_for(world.org_admin)
+    response = c.post(URL, {"name": "HiX feed", "scope": "write-capacity"})
+    assert response.status_code == 200
+    raw = _secret(response)
+    token = ApiToken.objects.get()
+    assert (token.name, token.scope, token.organisation, token.region, token.created_by) == (
+        "HiX feed",
+        "write-capacity",
+        world.hospital,
+        None,
+        world.org_admin,
+    )
+    assert token.token_hash == ApiToken.hash(raw) and raw not in token.token_hash
+    page = c.get(URL).content.decode()
+    assert raw not in page and "HiX feed" in page
+    assert Api(raw).get(f"/units/{world.unit.pk}").status_code == 200
+    token.refresh_from_db()
+    assert token.last_used_at is not None
+
+
+def test_org_admin_cannot_pick_the_statistics_scope(world: World, client_for) -> None:
+    response = client_for(world.org_admin).post(URL, {"name": "x", "scope": "statistics"})
+    assert response.status_code == 400
+    assert 'aria-describedby="id_scope-error"' in response.content.decode()
+    assert not ApiToken.objects.exists()
+
+
+def test_org_admin_sees_and_revokes_only_own_organisations_tokens(world: World, client_for) -> None:
+    raw = org_token(world.hospital, world.org_admin)
+    org_token(world.other_location.organisation, world.national_admin)
+    own, other = ApiToken.objects.order_by("pk")
+    c = client_for(world.org_admin)
+    assert [t.pk for t in c.get(URL).context["tokens"]] == [own.pk]
+    assert c.post(reverse("capacity:api_token_revoke", args=[other.pk])).status_code == 404
+    assert c.post(reverse("capacity:api_token_revoke", args=[own.pk])).status_code == 302
+    own.refresh_from_db()
+    other.refresh_from_db()
+    assert own.revoked_at is not None and other.revoked_at is None
+    assert Api(raw).get("/regions").status_code == 401
+
+
+def test_coordinator_creates_a_statistics_token_for_own_region_only(world: World, client_for) -> None:
+    c = client_for(world.coordinator)
+    response = c.post(URL, {"name": "Dashboard ROAZ", "scope": "statistics", "region": world.region.pk})
+    assert response.status_code == 200
+    token = ApiToken.objects.get()
+    assert (token.region, token.organisation, token.scope) == (world.region, None, "statistics")
+    refused = c.post(URL, {"name": "x", "scope": "statistics", "region": world.other_region.pk})
+    assert refused.status_code == 400 and ApiToken.objects.count() == 1
+    assert c.post(URL, {"name": "x", "scope": "write-capacity", "region": world.region.pk}).status_code == 400
+
+
+def test_coordinator_cannot_revoke_another_regions_token(world: World, client_for) -> None:
+    region_token(world.other_region, world.national_admin)
+    token = ApiToken.objects.get()
+    assert client_for(world.coordinator).post(reverse("capacity:api_token_revoke", args=[token.pk])).status_code == 404
+    token.refresh_from_db()
+    assert token.revoked_at is None
+
+
+def test_national_admin_issues_region_tokens_for_any_region(world: World, client_for) -> None:
+    response = client_for(world.national_admin).post(
+        URL, {"name": "LNAZ", "scope": "read", "region": world.other_region.pk}
+    )
+    assert response.status_code == 200 and ApiToken.objects.get().region == world.other_region
+
+
+@pytest.mark.parametrize("persona", ["staff", "other_staff", "midwife", "no_role"])
+def test_other_roles_are_refused(world: World, client_for, persona: str) -> None:
+    org_token(world.hospital, world.org_admin)
+    token = ApiToken.objects.get()
+    c = client_for(world.personas()[persona])
+    assert c.get(URL).status_code == 403
+    assert c.post(URL, {"name": "x", "scope": "read"}).status_code == 403
+    assert c.post(reverse("capacity:api_token_revoke", args=[token.pk])).status_code == 403
+    assert ApiToken.objects.count() == 1 and ApiToken.objects.get().revoked_at is None
+
+
+def test_anonymous_goes_to_login(client: Client, world: World) -> None:
+    assert client.get(URL)["Location"].startswith(reverse("login"))
+
+
+def test_an_organisation_without_locations_gets_read_tokens_only(world: World, client_for) -> None:
+    from hospitals.models import User
+
+    admin = User.objects.create_user(
+        username="practice_admin", password="x" * 16, role=User.Role.ORG_ADMIN, organisation=world.practice
+    )
+    c = client_for(admin)
+    assert c.post(URL, {"name": "x", "scope": "write-capacity"}).status_code == 400
+    assert c.post(URL, {"name": "Praktijksysteem", "scope": "read"}).status_code == 200
+    assert ApiToken.objects.get().scope == "read"
