@@ -265,12 +265,14 @@ def _on_403(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
 def _register_routers() -> None:
     from capacity.api import router as capacity_router
     from capacity.exports.api import router as exports_router
+    from capacity.search_api import router as search_router
     from hospitals.api import router as hospitals_router
     from refusals.api import router as refusals_router
 
     api.add_router("/", hospitals_router)
     api.add_router("/", capacity_router)
     api.add_router("/", refusals_router)
+    api.add_router("/", search_router)
     api.add_router("/exports/", exports_router)
 
 
