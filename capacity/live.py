@@ -195,9 +195,19 @@ async def _gather_logged(coros: Iterable[Awaitable[None]]) -> None:
 hub = Hub()
 
 
+# Frames are keyed by rendition: a language code for the boards' HTML rows, and this key
+# for the JSON event that API stream clients get (capacity/api_stream.py). A subscriber
+# whose ``lang`` is JSON_FRAME receives it; boards never ask for it.
+JSON_FRAME = "application/json"
+
+
 def render_location_frames(location_id: int) -> tuple[int, dict[str, str]] | None:
-    """Render one location's board row once per language, as an htmx out-of-band swap."""
+    """One location's row once per language (an htmx out-of-band swap) and its API JSON event.
+
+    All from one read of the location and its units.
+    """
     from capacity.selectors import board_location
+    from hospitals.api import LocationOut
 
     location = board_location(location_id)
     if location is None:
@@ -206,23 +216,12 @@ def render_location_frames(location_id: int) -> tuple[int, dict[str, str]] | Non
     for code, _name in settings.LANGUAGES:
         with translation.override(code):
             frames[code] = render_to_string("capacity/_location.html", {"location": location, "oob": True})
+    if location.active:  # the API lists active locations only
+        location.api_units = location.board_units  # type: ignore[attr-defined]
+        event = {"type": "location", "location": LocationOut.of(location).model_dump(mode="json")}
+        frames[JSON_FRAME] = json.dumps(event)
     return location.region_id, frames
 
-
-# Frames are keyed by rendition: a language code for the boards' HTML rows, and this key
-# for the JSON event that API stream clients get (capacity/api_stream.py). A subscriber
-# whose ``lang`` is JSON_FRAME receives it; boards never ask for it.
-JSON_FRAME = "application/json"
-
-
-def location_event_json(location_id: int) -> str | None:
-    """The location's current state as the API stream's JSON event."""
-    from hospitals.api import LocationOut, api_locations
-
-    location = api_locations().filter(pk=location_id).first()
-    if location is None:
-        return None
-    return json.dumps({"type": "location", "location": LocationOut.of(location).model_dump(mode="json")})
 
 # Two changes to one location, committed close together in different threads or processes,
 # could otherwise publish out of order: A renders (before B's commit), B renders and
@@ -253,8 +252,5 @@ def publish_location(location_id: int) -> None:
         if rendered is None:
             return
         region_id, frames = rendered
-        machine = location_event_json(location_id)
-        if machine is not None:
-            frames = {**frames, JSON_FRAME: machine}
         groups = [region_group(region_id), NATIONAL, location_group(location_id)]
         hub.publish({"location_id": location_id, "groups": groups, "frames": frames})

@@ -37,8 +37,16 @@ def board_locations(*, region: Region | None) -> list[Location]:
 
 def board_location(location_id: int) -> Location | None:
     """One location's row for the live push: one query (the push renders it after every change)."""
-    units = list(Unit.objects.filter(location_id=location_id).select_related("location").order_by("kind"))
-    location = units[0].location if units else Location.objects.filter(pk=location_id).first()
+    units = list(
+        Unit.objects.filter(location_id=location_id)
+        .select_related("location__region", "location__organisation")
+        .order_by("kind")
+    )
+    location = (
+        units[0].location
+        if units
+        else Location.objects.filter(pk=location_id).select_related("region", "organisation").first()
+    )
     if location is None:
         return None
     for unit in units:
