@@ -27,7 +27,7 @@ from capacity.services import api_token_touch
 from hospitals.permissions import has_role
 
 PROBLEM_JSON = "application/problem+json"
-PROBLEM_BASE = "https://capaciteit-geboortezorg.example/problems/"  # documented in docs/api.md
+PROBLEM_BASE = f"{settings.PUBLIC_BASE_URL}/problems/"  # identifiers of the problem types (docs/api.md)
 
 
 class Problem(Schema):

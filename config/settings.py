@@ -63,6 +63,9 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# This deployment's public address: the namespace of the identifiers in the standard exports
+# (FHIR identifier systems, the measure's canonical URL) and of the API's problem types.
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
 
 INSTALLED_APPS = [
     "daphne",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from capacity.models import ApiToken, CapacityEvent, Unit
@@ -24,7 +25,8 @@ def _problem(response, status: int) -> dict:  # type: ignore[no-untyped-def]
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/problem+json"
     body = response.json()
-    assert body["status"] == status and body["title"] and body["detail"] and body["type"].startswith("https://")
+    assert body["status"] == status and body["title"] and body["detail"]
+    assert body["type"].startswith(f"{settings.PUBLIC_BASE_URL}/problems/")
     return body
 
 

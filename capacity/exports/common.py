@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 
 from capacity.models import Unit
 from hospitals.models import Location, Region
 
-# Identifier systems and canonical URLs of this platform (docs/api.md).
-BASE = "https://capaciteit-geboortezorg.example"
+# Identifier systems and canonical URLs of this deployment (PUBLIC_BASE_URL, docs/api.md).
+BASE = settings.PUBLIC_BASE_URL
 LOCATION_SYSTEM = f"{BASE}/fhir/NamingSystem/location-slug"
 UNIT_SYSTEM = f"{BASE}/fhir/NamingSystem/unit-id"
 ORGANISATION_SYSTEM = f"{BASE}/fhir/NamingSystem/organisation-id"
