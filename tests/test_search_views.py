@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from capacity.models import Unit
 from capacity.search import live_fingerprint
+from hospitals.services import location_set_phone
 from tests.conftest import World
 from tests.search_world import SearchWorld, make_search_world
 
@@ -83,8 +84,7 @@ def test_the_search_link_is_in_the_menu_of_those_who_may_search(world: World, cl
 def test_results_nearest_first_with_status_in_words_estimate_phone_and_refusal(
     world: World, sw: SearchWorld, client_for
 ) -> None:
-    sw.high_care.phone = "030 250 40 00"
-    sw.high_care.save()
+    location_set_phone(location_id=sw.high_care.pk, by=world.national_admin, phone="030-250 40 00")
     Unit.objects.filter(location=sw.medium_care, kind=Unit.Kind.DELIVERY_SUITE).update(
         status=Unit.Status.STOP, stop_reason="staff"
     )
@@ -97,7 +97,8 @@ def test_results_nearest_first_with_status_in_words_estimate_phone_and_refusal(
     assert f'id="result-{sw.birth_centre.pk}"' not in html and f'id="result-{sw.no_neonatal.pk}"' not in html
     assert "Opnamestop – als laatste getoond" in html  # the stop, in words (Dutch by default)
     assert "Ruimte" in html  # the shared status badge
-    assert 'href="tel:0302504000"' in html and "Geen telefoonnummer bekend" in html
+    assert 'href="tel:+31302504000"' in html and "Bel de verloskamers: 030 250 4000" in html
+    assert "Geen telefoonnummer bekend" in html
     assert f"/refusals/new/?location={sw.high_care.pk}&amp;care_type=overdracht&amp;gestational_weeks=35" in html
     assert "schatting" in html  # the travel time says it is an estimate
     assert "levensbedreigende situatie" in html
