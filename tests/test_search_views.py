@@ -125,6 +125,26 @@ def test_stops_and_out_of_date_figures_are_marked_in_page_and_json(world: World,
     assert "Verouderd" in medium and "Verouderd" not in nicu
 
 
+@pytest.mark.parametrize(("care", "weeks"), [("begeleiding", ""), ("begeleiding", "35"), ("overdracht", "28")])
+def test_every_result_a_midwife_sees_offers_a_refusal_there(
+    world: World, sw: SearchWorld, client_for, care: str, weeks: str
+) -> None:
+    """Stand-alone birth centres too: a birth centre can refuse a begeleiding client."""
+    c = client_for(world.midwife)
+    query = {"where": "3731", "care": care, "weeks": weeks}
+    data = c.get(JSON, query).json()
+    html = c.get(SEARCH, query).content.decode()
+    assert data["results"]
+    for r in data["results"]:
+        item = html.split(f'id="result-{r["location"]["id"]}"')[1].split('<li class="result ')[0]
+        link = f"/refusals/new/?location={r['location']['id']}&amp;care_type={care}"
+        assert link in item
+        form = c.get(link.replace("&amp;", "&")).content.decode()
+        assert f'<option value="{r["location"]["id"]}" selected>' in form
+    if care == "begeleiding" and not weeks:
+        assert sw.birth_centre.pk in [r["location"]["id"] for r in data["results"]]
+
+
 def test_only_midwives_get_the_refusal_link(world: World, sw: SearchWorld, client_for) -> None:
     html = client_for(world.coordinator).get(SEARCH, {"where": "3731", "care": "overdracht"}).content.decode()
     assert f'id="result-{sw.high_care.pk}"' in html and "/refusals/new/" not in html
