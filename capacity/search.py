@@ -278,8 +278,7 @@ class LocationResult:
 
     @property
     def phone_href(self) -> str:
-        digits = re.sub(r"[^\d+]", "", self.location.phone)
-        return f"tel:{digits}" if digits else ""
+        return self.location.phone_href
 
 
 @dataclass
@@ -411,7 +410,9 @@ def result_data(result: SearchResult, *, now: datetime | None = None) -> dict[st
                     "name": r.location.name,
                     "city": r.location.city,
                     "region": r.location.region.code,
-                    "phone": r.location.phone or None,
+                    # Only a number that was checked and can be dialled (hospitals.phones).
+                    "phone": r.location.phone if r.location.phone_e164 else None,
+                    "phone_e164": r.location.phone_e164 or None,
                 },
                 "state": r.state,
                 "state_label": str(State(r.state).label),

@@ -35,6 +35,7 @@ class SearchLocation(Schema):
     city: str
     region: str
     phone: str | None = Field(description="The delivery suite's number, where the organisation has entered one.")
+    phone_e164: str | None = Field(description="The same number in E.164 form, for dialling.")
 
 
 class SearchUnit(Schema):

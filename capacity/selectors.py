@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from capacity.models import Unit
 from hospitals.models import Location, Region, User
@@ -17,6 +17,24 @@ def _units() -> Any:
 def _sorted_units(location: Location) -> None:
     order = {kind: i for i, kind in enumerate(Unit.KIND_ORDER)}
     location.board_units.sort(key=lambda u: order[u.kind])  # type: ignore[attr-defined]
+
+
+def obstetric_locations() -> QuerySet[Location]:
+    """Active locations with a unit a client in labour can be brought to: a delivery suite where the
+    location offers 24/7 obstetrics, or a birth centre (stand-alone or in a hospital).
+
+    The capacity search lists no other location (capacity/search.py), and a refusal can
+    concern any of them: a birth centre can refuse a begeleiding client too.
+    """
+    units = Unit.objects.filter(location=OuterRef("pk"))
+    return (
+        Location.objects.filter(active=True)
+        .alias(
+            has_suite=Exists(units.filter(kind=Unit.Kind.DELIVERY_SUITE)),
+            has_birth_centre=Exists(units.filter(kind=Unit.Kind.BIRTH_CENTRE)),
+        )
+        .filter(Q(acute_obstetrics=True, has_suite=True) | Q(has_birth_centre=True))
+    )
 
 
 def board_locations(*, region: Region | None) -> list[Location]:

@@ -2,7 +2,17 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from config.admin import ReadOnlyAdmin
-from hospitals.models import VSV, CareLevelRules, CareLevelRulesChange, Location, Organisation, Postcode, Region, User
+from hospitals.models import (
+    VSV,
+    CareLevelRules,
+    CareLevelRulesChange,
+    Location,
+    LocationPhoneChange,
+    Organisation,
+    Postcode,
+    Region,
+    User,
+)
 
 
 @admin.register(Region)
@@ -31,6 +41,8 @@ class LocationAdmin(admin.ModelAdmin):
     list_filter = ["region", "neonatal_level", "acute_obstetrics", "active", "kind"]
     search_fields = ["name", "city", "pc4"]
     autocomplete_fields = ["organisation", "vsv"]
+    # Changed on the phone-number page (/accounts/phones/), which records who changed what.
+    readonly_fields = ["phone"]
 
 
 @admin.register(User)
@@ -63,3 +75,10 @@ class CareLevelRulesAdmin(ReadOnlyAdmin):
 @admin.register(CareLevelRulesChange)
 class CareLevelRulesChangeAdmin(ReadOnlyAdmin):
     list_display = ["at", "by", "before", "after"]
+
+
+@admin.register(LocationPhoneChange)
+class LocationPhoneChangeAdmin(ReadOnlyAdmin):
+    list_display = ["at", "location", "by", "before", "after"]
+    list_filter = ["location__region"]
+    search_fields = ["location__name"]

@@ -8,7 +8,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Path, Query, Router, Schema
+from ninja import Field, Path, Query, Router, Schema
 
 from capacity.models import Unit
 from capacity.schemas import MAX_ID, UnitOut
@@ -40,7 +40,8 @@ class LocationOut(Schema):
     acute_obstetrics: bool
     latitude: float
     longitude: float
-    phone: str
+    phone: str = Field(description="The delivery suite's number as entered by the organisation; empty if none.")
+    phone_e164: str = Field(description="The same number in E.164 form, for dialling; empty if none.")
     units: list[UnitOut]
 
     @staticmethod
@@ -61,7 +62,8 @@ class LocationOut(Schema):
             acute_obstetrics=location.acute_obstetrics,
             latitude=location.latitude,
             longitude=location.longitude,
-            phone=location.phone,
+            phone=location.phone if location.phone_e164 else "",
+            phone_e164=location.phone_e164,
             units=[UnitOut.of(u, now) for u in units],
         )
 

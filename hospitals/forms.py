@@ -8,6 +8,8 @@ from django.utils.translation import gettext_lazy as _
 
 from config.forms import TiedErrorsMixin
 from hospitals.models import Location, Organisation, User
+from hospitals.phones import MAX_INPUT_LENGTH as PHONE_INPUT_LENGTH
+from hospitals.phones import parse_dutch_phone
 
 # What an organisation administrator may hand out, per kind of organisation.
 ROLES_BY_KIND: dict[str, list[str]] = {
@@ -43,3 +45,25 @@ class MemberCreateForm(TiedErrorsMixin, BaseUserCreationForm):
         if data.get("role") != User.Role.HOSPITAL_STAFF:
             data["locations"] = Location.objects.none()
         return data
+
+
+class LocationPhoneForm(TiedErrorsMixin, forms.Form):
+    """The delivery-suite number of one location, as an organisation administrator types it."""
+
+    phone = forms.CharField(
+        label=_("Delivery-suite phone number"),
+        required=False,
+        max_length=PHONE_INPUT_LENGTH,
+        help_text=_(
+            "The direct number midwives call, with the area code, e.g. 030 250 9111. Leave empty to remove it."
+        ),
+        widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel", "autocomplete": "off"}),
+    )
+    # The number the administrator saw: a change by someone else in between is not overwritten unseen.
+    seen = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean_phone(self) -> str:
+        text: str = self.cleaned_data["phone"].strip()
+        if text:
+            parse_dutch_phone(text)  # the service checks again; this ties the message to the field early
+        return text

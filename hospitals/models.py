@@ -98,7 +98,10 @@ class Location(models.Model):
     neonatal_level = models.PositiveSmallIntegerField(
         _("neonatal level"), choices=NeonatalLevel.choices, default=NeonatalLevel.NONE
     )
+    # Entered by the location's organisation administrator (hospitals.services.location_set_phone),
+    # never invented: shown as typed in a readable form, dialled in E.164.
     phone = models.CharField(_("delivery suite phone"), max_length=32, blank=True)
+    phone_e164 = models.CharField(_("delivery suite phone (E.164)"), max_length=16, blank=True, editable=False)
     source = models.TextField(_("source"), blank=True)
     active = models.BooleanField(_("active"), default=True)
 
@@ -109,6 +112,31 @@ class Location(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def phone_href(self) -> str:
+        """The delivery suite's number as a one-tap link, or "" when none is known."""
+        return f"tel:{self.phone_e164}" if self.phone_e164 else ""
+
+
+class LocationPhoneChange(AppendOnlyModel):
+    """Who changed a location's delivery-suite phone number, from what to what, and when."""
+
+    location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, related_name="phone_changes", verbose_name=_("location")
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    by = models.ForeignKey("hospitals.User", on_delete=models.PROTECT, related_name="+", verbose_name=_("by"))
+    before = models.CharField(_("before"), max_length=32, blank=True)
+    after = models.CharField(_("after"), max_length=32, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("phone number change")
+        verbose_name_plural = _("phone number history")
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.location}: {self.before or '-'} -> {self.after or '-'}"
 
 
 class Postcode(models.Model):

@@ -72,3 +72,32 @@ def can_search(user: Any) -> bool:
 def can_set_care_rules(user: Any) -> bool:
     """The care-level thresholds of the search are national: national administrators only."""
     return has_role(user) and (user.role == User.Role.NATIONAL_ADMIN or bool(user.is_superuser))
+
+
+def can_manage_phones(user: Any) -> bool:
+    """The phone-number page: organisation administrators (their own locations) and national administrators."""
+    return has_role(user) and (user.role == User.Role.NATIONAL_ADMIN or bool(user.is_superuser) or is_org_admin(user))
+
+
+def can_set_location_phone(user: Any, location: Any) -> bool:
+    """Delivery-suite numbers: an organisation administrator for their own organisation's locations;
+    national administrators for any. Nobody else: a number must come from people who know it."""
+    if not has_role(user) or location is None:
+        return False
+    if user.role == User.Role.NATIONAL_ADMIN or user.is_superuser:
+        return True
+    return is_org_admin(user) and location.organisation_id == user.organisation_id
+
+
+def phone_locations(user: Any) -> Any:
+    """The active locations whose phone numbers this user maintains (can_set_location_phone)."""
+    from hospitals.models import Location
+
+    active = Location.objects.filter(active=True)
+    if not has_role(user):
+        return Location.objects.none()
+    if user.role == User.Role.NATIONAL_ADMIN or user.is_superuser:
+        return active
+    if is_org_admin(user):
+        return active.filter(organisation_id=user.organisation_id)
+    return Location.objects.none()

@@ -1,14 +1,26 @@
-"""Writes in the hospitals app: accounts (organisation administrators) and the care-level rules (national)."""
+"""Writes in the hospitals app: accounts and delivery-suite phone numbers (organisation administrators),
+and the care-level rules (national)."""
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from capacity import live
 from hospitals.forms import MemberCreateForm
-from hospitals.models import MAX_RULE_WEEKS, MIN_RULE_WEEKS, CareLevelRules, CareLevelRulesChange, User
+from hospitals.models import (
+    MAX_RULE_WEEKS,
+    MIN_RULE_WEEKS,
+    CareLevelRules,
+    CareLevelRulesChange,
+    Location,
+    LocationPhoneChange,
+    User,
+)
+from hospitals.permissions import can_set_location_phone
+from hospitals.phones import parse_dutch_phone
 
 
 def member_create(*, form: MemberCreateForm, by: User) -> User:
@@ -81,3 +93,42 @@ def validate_care_rules(values: dict[str, int]) -> None:
         ]
     if errors:
         raise ValidationError(errors)
+
+
+def location_set_phone(*, location_id: int, by: User, phone: str, expected: str | None = None) -> Location:
+    """Set the delivery-suite phone number of a location ("" removes it); recorded with who, when, before, after.
+
+    Raises PermissionDenied unless ``by`` administers the location's organisation (or is a
+    national administrator), ValidationError on field "phone" for anything but a valid Dutch
+    number, and PhoneConflict when the number is no longer ``expected`` (what the caller saw).
+    The board rows and open search results that show the location follow after commit.
+    """
+    text = phone.strip()
+    if text:
+        try:
+            parsed = parse_dutch_phone(text)
+        except ValidationError as exc:
+            raise ValidationError({"phone": exc.messages}) from exc
+        after, after_e164 = parsed.display, parsed.e164
+    else:
+        after, after_e164 = "", ""
+    with transaction.atomic(durable=True):
+        location = Location.objects.select_for_update().get(pk=location_id)
+        if not can_set_location_phone(by, location):
+            raise PermissionDenied
+        if expected is not None and location.phone != expected:
+            raise PhoneConflict(location)
+        if (location.phone, location.phone_e164) == (after, after_e164):
+            return location
+        before = location.phone
+        location.phone, location.phone_e164 = after, after_e164
+        location.save(update_fields=["phone", "phone_e164"])
+        LocationPhoneChange.objects.create(location=location, by=by, at=timezone.now(), before=before, after=after)
+        transaction.on_commit(lambda: live.publish_location(location_id))
+    return location
+
+
+class PhoneConflict(Exception):
+    def __init__(self, current: Location) -> None:
+        super().__init__(f"the phone number of location {current.pk} changed meanwhile")
+        self.current = current

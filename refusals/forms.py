@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from capacity.selectors import obstetric_locations
 from config.forms import TiedErrorsMixin
 from hospitals.models import Location
 from refusals.models import Refusal
@@ -56,7 +57,7 @@ class RefusalForm(TiedErrorsMixin, forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        locations = Location.objects.filter(active=True, acute_obstetrics=True).order_by("name")
+        locations = obstetric_locations().order_by("name")
         self.fields["location"].queryset = locations  # type: ignore[attr-defined]
         self.fields["outcome_location"].queryset = locations  # type: ignore[attr-defined]
         if not self.is_bound and "occurred_at" not in self.initial:

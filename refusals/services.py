@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from capacity.models import Unit
+from capacity.selectors import obstetric_locations
 from hospitals.models import Location, User
 from hospitals.permissions import can_view_statistics
 from refusals import live
@@ -60,8 +61,8 @@ def validate_refusal(data: RefusalInput, *, now: datetime | None = None) -> None
             "occurred_at",
             _("Refusals older than %(days)s days cannot be registered.") % {"days": settings.REFUSAL_MAX_AGE.days},
         )
-    if not Location.objects.filter(pk=data.location_id, active=True, acute_obstetrics=True).exists():
-        err("location", _("Choose a location with obstetrics."))
+    if not obstetric_locations().filter(pk=data.location_id).exists():
+        err("location", _("Choose a location with a delivery suite or a birth centre."))
     if data.care_type not in Refusal.CareType.values:
         err("care_type", _("Choose begeleiding or overdracht."))
     if data.reason not in Refusal.Reason.values:
@@ -88,11 +89,14 @@ def validate_refusal(data: RefusalInput, *, now: datetime | None = None) -> None
 def board_snapshot(location_id: int, *, now: datetime) -> tuple[dict[str, object], bool]:
     """What the board showed for the location now, and whether that looked like room.
 
-    "Room" means an obstetric unit (delivery suite or birth centre) that was not in
-    an admission stop, had at least one bed free and was not out of date.
+    "Room" means an obstetric unit (a birth centre, or a delivery suite where the location
+    offers 24/7 obstetrics, as in the search) that was not in an admission stop, had at
+    least one bed free and was not out of date.
     """
     units = []
     room = False
+    acute = Location.objects.filter(pk=location_id, acute_obstetrics=True).exists()
+    obstetric = (Unit.Kind.DELIVERY_SUITE, Unit.Kind.BIRTH_CENTRE) if acute else (Unit.Kind.BIRTH_CENTRE,)
     for unit in Unit.objects.filter(location_id=location_id).order_by("kind"):
         stale = unit.is_stale(now)
         units.append(
@@ -107,12 +111,7 @@ def board_snapshot(location_id: int, *, now: datetime) -> tuple[dict[str, object
                 "version": unit.version,
             }
         )
-        if (
-            unit.kind in (Unit.Kind.DELIVERY_SUITE, Unit.Kind.BIRTH_CENTRE)
-            and unit.status != Unit.Status.STOP
-            and unit.available >= 1
-            and not stale
-        ):
+        if unit.kind in obstetric and unit.status != Unit.Status.STOP and unit.available >= 1 and not stale:
             room = True
     return {"at": now.isoformat(), "units": units}, room
 

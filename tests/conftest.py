@@ -116,6 +116,20 @@ def fast_passwords(settings) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(autouse=True)
+def fresh_channel_layer() -> None:
+    """A new channel-layer instance per test.
+
+    Each async test runs on its own event loop, while Channels keeps one layer object per
+    process. channels-redis binds locks inside that object to the loop that first used
+    them, so a test that inherits the layer of an earlier test can fail with "Lock is
+    bound to a different event loop" (seen now and then on the alert sockets).
+    """
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
 def private_cache(settings) -> None:  # type: ignore[no-untyped-def]
     """A fresh in-process cache per test: API rate-limit counters never leak between tests."""
     import uuid

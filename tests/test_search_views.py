@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from capacity.models import Unit
 from capacity.search import live_fingerprint
+from hospitals.services import location_set_phone
 from tests.conftest import World
 from tests.search_world import SearchWorld, make_search_world
 
@@ -83,8 +84,7 @@ def test_the_search_link_is_in_the_menu_of_those_who_may_search(world: World, cl
 def test_results_nearest_first_with_status_in_words_estimate_phone_and_refusal(
     world: World, sw: SearchWorld, client_for
 ) -> None:
-    sw.high_care.phone = "030 250 40 00"
-    sw.high_care.save()
+    location_set_phone(location_id=sw.high_care.pk, by=world.national_admin, phone="030-250 40 00")
     Unit.objects.filter(location=sw.medium_care, kind=Unit.Kind.DELIVERY_SUITE).update(
         status=Unit.Status.STOP, stop_reason="staff"
     )
@@ -97,7 +97,8 @@ def test_results_nearest_first_with_status_in_words_estimate_phone_and_refusal(
     assert f'id="result-{sw.birth_centre.pk}"' not in html and f'id="result-{sw.no_neonatal.pk}"' not in html
     assert "Opnamestop – als laatste getoond" in html  # the stop, in words (Dutch by default)
     assert "Ruimte" in html  # the shared status badge
-    assert 'href="tel:0302504000"' in html and "Geen telefoonnummer bekend" in html
+    assert 'href="tel:+31302504000"' in html and "Bel de verloskamers: 030 250 4000" in html
+    assert "Geen telefoonnummer bekend" in html
     assert f"/refusals/new/?location={sw.high_care.pk}&amp;care_type=overdracht&amp;gestational_weeks=35" in html
     assert "schatting" in html  # the travel time says it is an estimate
     assert "levensbedreigende situatie" in html
@@ -122,6 +123,26 @@ def test_stops_and_out_of_date_figures_are_marked_in_page_and_json(world: World,
     medium = html.split(f'id="result-{sw.medium_care.pk}"')[1].split('<li class="result ')[0]
     nicu = html.split(f'id="result-{sw.nicu.pk}"')[1].split('<li class="result ')[0]
     assert "Verouderd" in medium and "Verouderd" not in nicu
+
+
+@pytest.mark.parametrize(("care", "weeks"), [("begeleiding", ""), ("begeleiding", "35"), ("overdracht", "28")])
+def test_every_result_a_midwife_sees_offers_a_refusal_there(
+    world: World, sw: SearchWorld, client_for, care: str, weeks: str
+) -> None:
+    """Stand-alone birth centres too: a birth centre can refuse a begeleiding client."""
+    c = client_for(world.midwife)
+    query = {"where": "3731", "care": care, "weeks": weeks}
+    data = c.get(JSON, query).json()
+    html = c.get(SEARCH, query).content.decode()
+    assert data["results"]
+    for r in data["results"]:
+        item = html.split(f'id="result-{r["location"]["id"]}"')[1].split('<li class="result ')[0]
+        link = f"/refusals/new/?location={r['location']['id']}&amp;care_type={care}"
+        assert link in item
+        form = c.get(link.replace("&amp;", "&")).content.decode()
+        assert f'<option value="{r["location"]["id"]}" selected>' in form
+    if care == "begeleiding" and not weeks:
+        assert sw.birth_centre.pk in [r["location"]["id"] for r in data["results"]]
 
 
 def test_only_midwives_get_the_refusal_link(world: World, sw: SearchWorld, client_for) -> None:

@@ -129,3 +129,21 @@ def test_refusal_history_is_append_only(world: World) -> None:
         event.save()
     with pytest.raises(RuntimeError):
         event.delete()
+
+
+def test_a_closed_delivery_ward_does_not_make_a_birth_centre_show_room(world: World) -> None:
+    """As in the search, a delivery suite counts only where the location offers 24/7 obstetrics."""
+    from tests.test_views_refusals import closed_ward
+
+    location = closed_ward(world)  # its leftover delivery suite shows 4 free
+    Unit.objects.create(
+        location=location, kind=Unit.Kind.BIRTH_CENTRE, staffed_total=2, available=0, status="stop", stop_reason="staff"
+    )
+    refusal = refusal_register(
+        by=world.midwife, data=data(world, location_id=location.pk, care_type=Refusal.CareType.BEGELEIDING)
+    )
+    assert refusal.board_showed_room is False
+    assert {u["kind"] for u in refusal.board_snapshot["units"]} == {"delivery_suite", "birth_centre"}  # type: ignore[index]
+    with pytest.raises(ValidationError) as caught:
+        refusal_register(by=world.midwife, data=data(world, location_id=world.location.pk + 999))
+    assert "location" in caught.value.message_dict

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+import pytest
 from django.db.models import Count
 
 from capacity.models import CapacityEvent, Unit
@@ -119,3 +120,48 @@ def test_admission_stops_count_and_clipped_duration(world: World) -> None:
     assert stops["Diakonessenhuis Utrecht"] == 3.0
     only = admission_stops(world.region, q3, location_id=world.other_location.pk, now=now)
     assert [r["name"] for r in only] == ["Diakonessenhuis Utrecht"]
+
+
+def test_a_stand_alone_birth_centre_counts_in_statistics_stops_and_the_quarterly_report(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Statistics key on location and region, so a birth centre is one more location."""
+    from django.utils import timezone
+
+    from refusals.services import RefusalInput, refusal_register
+    from refusals.statistics import quarterly_report
+    from tests.test_views_refusals import make_birth_centre
+
+    now = datetime(2026, 8, 12, 14, 0, tzinfo=ZONE)  # well inside a month and a quarter
+    monkeypatch.setattr(timezone, "now", lambda: now)
+    centre = make_birth_centre(world)
+    refusal = refusal_register(
+        by=world.midwife,
+        data=RefusalInput(
+            occurred_at=now - timedelta(minutes=10),
+            location_id=centre.pk,
+            care_type="begeleiding",
+            reason="no_staff",
+            outcome="location",
+            outcome_location_id=world.location.pk,
+        ),
+    )
+    aggregation.aggregate(refusal.pk)
+    unit = Unit.objects.get(location=centre)
+    stop_event(unit, now - timedelta(hours=3), "open", "stop")
+    stop_event(unit, now - timedelta(hours=1), "stop", "open")
+
+    stats = statistics(world.region, Period.containing("month", now.date()), Filters(), now=now)
+    assert stats.total == 1 and stats.board_showed_room == 1
+    assert stats.per_location == [{"id": centre.pk, "name": centre.name, "count": 1, "room": 1}]
+    assert {r["key"]: r["count"] for r in stats.per_care_type} == {"begeleiding": 1, "overdracht": 0}
+    assert {r["name"]: (r["count"], r["hours"]) for r in stats.stops}[centre.name] == (1, 2.0)
+
+    report = quarterly_report(world.region, Period.containing("quarter", now.date()), now=now)
+    row = {r["name"]: r for r in report.locations}[centre.name]
+    assert (row["count"], row["room"], row["stops"], row["stop_hours"]) == (1, 1, 1, 2.0)
+    # A full rebuild from the refusals gives exactly the live rollups.
+    before = aggregation.daily_from_rollups()
+    aggregation.rebuild()
+    assert aggregation.daily_from_rollups() == before == aggregation.daily_from_refusals()
+    assert aggregation.differences() == []

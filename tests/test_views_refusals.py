@@ -6,6 +6,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from capacity.models import Unit
+from hospitals.models import Location, Organisation
 from refusals.models import Refusal
 from tests.conftest import World
 
@@ -112,3 +114,71 @@ def test_another_midwife_cannot_touch_it(world: World, client_for) -> None:
     assert c.get(reverse("refusals:correct", args=[refusal.pk])).status_code == 404
     assert c.post(reverse("refusals:withdraw", args=[refusal.pk]), {"version": 1}).status_code == 404
     assert Refusal.objects.get().withdrawn_at is None
+
+
+# --- stand-alone birth centres ----------------------------------------------------------------
+
+
+def make_birth_centre(world: World, *, available: int = 2) -> Location:
+    """A stand-alone birth centre (no 24/7 obstetrics) in the world's region, with its one unit."""
+    organisation = Organisation.objects.create(
+        name="Geboortecentrum De Bilt", kind=Organisation.Kind.BIRTH_CENTRE, region=world.region
+    )
+    centre = Location.objects.create(
+        slug="gc-de-bilt",
+        name="Geboortecentrum De Bilt",
+        organisation=organisation,
+        region=world.region,
+        kind=Location.Kind.BIRTH_CENTRE,
+        city="De Bilt",
+        latitude=52.11,
+        longitude=5.18,
+        acute_obstetrics=False,
+    )
+    Unit.objects.create(location=centre, kind=Unit.Kind.BIRTH_CENTRE, staffed_total=3, available=available)
+    return centre
+
+
+def closed_ward(world: World) -> Location:
+    """A hospital whose delivery ward closed: a leftover delivery-suite unit, no 24/7 obstetrics."""
+    closed = Location.objects.create(
+        slug="closed",
+        name="Ziekenhuis Gesloten",
+        organisation=world.hospital,
+        region=world.region,
+        city="Zeist",
+        latitude=52.09,
+        longitude=5.23,
+        acute_obstetrics=False,
+    )
+    Unit.objects.create(location=closed, kind=Unit.Kind.DELIVERY_SUITE, staffed_total=4, available=4)
+    return closed
+
+
+def test_a_birth_centre_can_be_chosen_and_its_refusal_registered(world: World, client_for) -> None:
+    centre = make_birth_centre(world)
+    c = client_for(world.midwife)
+    form = c.get(NEW, {"location": centre.pk}).content.decode()
+    assert f'<option value="{centre.pk}" selected>Geboortecentrum De Bilt (De Bilt)</option>' in form
+    response = c.post(
+        NEW, form_data(world, location=centre.pk, care_type="begeleiding", reason="no_delivery_room", outcome="home")
+    )
+    assert response.status_code == 302
+    refusal = Refusal.objects.get()
+    assert (refusal.location, refusal.region, refusal.care_type) == (centre, world.region, "begeleiding")
+    # The snapshot holds what the platform showed for the birth centre: its unit had room.
+    assert refusal.board_showed_room is True
+    assert [u["kind"] for u in refusal.board_snapshot["units"]] == ["birth_centre"]  # type: ignore[index]
+    # ...and it may be where the client went after a hospital refused.
+    response = c.post(NEW, form_data(world, outcome="location", outcome_location=centre.pk))
+    assert response.status_code == 302 and Refusal.objects.filter(outcome_location=centre).exists()
+
+
+def test_a_location_without_a_unit_a_refusal_could_concern_is_not_offered(world: World, client_for) -> None:
+    closed = closed_ward(world)
+    c = client_for(world.midwife)
+    form = c.get(NEW).content.decode()
+    assert f'<option value="{closed.pk}"' not in form and f'<option value="{world.location.pk}"' in form
+    response = c.post(NEW, form_data(world, location=closed.pk))
+    assert response.status_code == 400 and response.context["form"].errors["location"]
+    assert not Refusal.objects.exists()
