@@ -38,9 +38,11 @@ def obstetric_locations() -> QuerySet[Location]:
 
 
 def board_locations(*, region: Region | None) -> list[Location]:
-    """The locations of a region (None: the whole country) with their units, for the board."""
+    """The locations of a region (None: the whole country) with their units, for the board:
+    every location the search and the refusal form know (``obstetric_locations``), so
+    stand-alone birth centres too."""
     qs: QuerySet[Location] = (
-        Location.objects.filter(active=True, acute_obstetrics=True)
+        obstetric_locations()
         .select_related("region", "organisation")
         .prefetch_related(_units())
         .order_by("region__name", "city", "name")

@@ -109,3 +109,28 @@ def test_language_switch_to_english(world: World, client_for) -> None:
 def test_dutch_by_default_even_for_an_english_browser(world: World, client_for) -> None:
     body = client_for(world.midwife).get("/board/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
     assert 'lang="nl"' in body and "Landelijk overzicht" in body
+
+
+def test_board_lists_stand_alone_birth_centres_but_not_closed_wards(world: World, client_for) -> None:
+    from hospitals.models import Location
+
+    def location(slug: str, **fields: object) -> Location:
+        return Location.objects.create(
+            slug=slug,
+            name=slug.replace("-", " ").title(),
+            organisation=world.hospital,
+            region=world.region,
+            city="Utrecht",
+            latitude=52.09,
+            longitude=5.12,
+            **fields,
+        )
+
+    centre = location("geboortecentrum-zuid", kind=Location.Kind.BIRTH_CENTRE, acute_obstetrics=False)
+    Unit.objects.create(location=centre, kind=Unit.Kind.BIRTH_CENTRE, staffed_total=3, available=2)
+    closed = location("closed-ward", acute_obstetrics=False)  # its delivery ward closed; a unit lingers
+    Unit.objects.create(location=closed, kind=Unit.Kind.DELIVERY_SUITE, staffed_total=0, available=0)
+    body = client_for(world.midwife).get(reverse("capacity:board_region", args=[world.region.code])).content.decode()
+    assert f'id="location-{centre.pk}"' in body and "stand-alone birth centre" not in body  # Dutch page
+    assert "zelfstandig geboortecentrum" in body
+    assert f'id="location-{closed.pk}"' not in body
