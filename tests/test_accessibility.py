@@ -5,7 +5,7 @@ checked at phone width (375 x 740) and on a desktop (1280 x 900). Any axe violat
 "serious" or "critical" fails the test, listed page by page. axe-core is vendored in
 tests/vendor/axe-core/ (see SOURCE.md there); what it does not cover is in docs/accessibility.md.
 
-Set A11Y_OUTPUT=/some/dir to keep a full-page screenshot of every page at phone width and every
+Set A11Y_OUTPUT=/some/dir to keep a full-page screenshot of every page at both widths and every
 violation found, of any impact, in violations.json there (for a person to look through).
 """
 
@@ -293,9 +293,9 @@ def test_main_pages_have_no_serious_accessibility_violations(
         nonlocal checked
         for size, viewport in VIEWPORTS.items():
             page.set_viewport_size(viewport)
-            if output and size == "phone":
+            if output:
                 slug = visit.name.replace(", ", "-").replace(" ", "-")
-                page.screenshot(path=f"{output}/{lang}-{slug}.png", full_page=True)
+                page.screenshot(path=f"{output}/{lang}-{size}-{slug}.png", full_page=True)
             result = page.evaluate("options => axe.run(document, options)", AXE_OPTIONS)
             checked += 1
             everything.extend({"page": visit.name, "lang": lang, "size": size, **v} for v in result["violations"])
