@@ -223,6 +223,33 @@ def session_cookie(user: User, base: str) -> dict[str, Any]:
     return {"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base}
 
 
+# What keyboard focus looks like on the element that has it: "" when visible enough.
+FOCUS_SEEN = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return "";
+  // The calendar button inside a date field has focus: the browser draws its own ring there.
+  if (!el.matches(":focus")) return "";
+  const style = getComputedStyle(el);
+  if (style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2) return "";
+  if (style.boxShadow && style.boxShadow !== "none") return "";
+  const label = (el.textContent || el.value || el.getAttribute("aria-label") || "").split(/\\s+/).join(" ").trim();
+  return `<${el.localName}${el.id ? "#" + el.id : ""}> "${label.slice(0, 30)}"`;
+}"""
+TABS = 25  # keyboard steps per page for the focus check
+
+
+def invisible_focus(page: Any) -> list[str]:
+    """Tab through the first controls of the page; those whose focus cannot be seen."""
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    unseen: list[str] = []
+    for _ in range(TABS):
+        page.keyboard.press("Tab")
+        problem = page.evaluate(FOCUS_SEEN)
+        if problem and problem not in unseen:
+            unseen.append(problem)
+    return unseen
+
+
 def serious(page_name: str, violations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The violations that fail the test: serious or critical, less the known ones above."""
     found = []
@@ -301,6 +328,8 @@ def test_main_pages_have_no_serious_accessibility_violations(
             everything.extend({"page": visit.name, "lang": lang, "size": size, **v} for v in result["violations"])
             bad = [describe(v) for v in serious(visit.name, result["violations"])]
             bad += [f"    [own check] {problem}" for problem in page.evaluate(OWN_CHECKS, size == "phone")]
+            if size == "desktop" and lang == "nl":  # focus styles do not depend on the language
+                bad += [f"    [own check] keyboard focus not visible on {el}" for el in invisible_focus(page)]
             if bad:
                 failures.append("\n".join([f"  {visit.name} ({visit.role}, {lang}, {size}: {page.url})", *bad]))
 
