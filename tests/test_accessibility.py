@@ -26,7 +26,7 @@ from django.test import Client
 from django.utils import timezone
 
 from capacity.models import Unit
-from capacity.services import board_token_issue
+from capacity.services import CapacityChange, board_token_issue, unit_update_capacity
 from hospitals.models import User
 from refusals import aggregation
 from refusals.models import Alert, Refusal
@@ -141,6 +141,21 @@ def refusal_error(page: Any, base: str) -> None:
     page.locator(".field-error").first.wait_for()
 
 
+def units_conflict(world: World) -> Callable[[Any, str], None]:
+    """Someone else saves the NICU while the page is open: saving it shows the conflict message."""
+
+    def open_(page: Any, base: str) -> None:
+        page.goto(f"{base}/units/")
+        nicu = Unit.objects.get(pk=world.nicu.pk)
+        change = CapacityChange(staffed_total=nicu.staffed_total, available=(nicu.available + 1) % 10, status="open")
+        unit_update_capacity(unit_id=nicu.pk, by=world.staff, change=change, expected_version=nicu.version)
+        form = page.locator(f"#unit-{nicu.pk}")
+        form.locator("button.primary").click()
+        page.locator(f"#unit-{nicu.pk} .conflict").wait_for()
+
+    return open_
+
+
 def visits(world: World, screen_token: str) -> list[Visit]:
     region = world.region.code
     return [
@@ -149,6 +164,7 @@ def visits(world: World, screen_token: str) -> list[Visit]:
         Visit("wall screen", "anonymous", goto(f"/board/screen/{screen_token}/")),
         Visit("my units", "staff", goto("/units/")),
         Visit("my units, invalid figures", "staff", units_error),
+        Visit("my units, conflict", "staff", units_conflict(world)),
         Visit("board, region", "midwife", goto(f"/board/region/{region}/")),
         Visit("board, national", "national_admin", goto("/board/")),
         Visit("refusal form", "midwife", goto(f"/refusals/new/?location={world.location.pk}")),
