@@ -76,6 +76,18 @@ def test_bad_input_is_400_tied_to_field_and_saves_nothing(
     assert not Refusal.objects.exists()
 
 
+def test_note_points_at_its_privacy_warning_with_and_without_an_error(world: World, client_for) -> None:
+    """The warning not to identify the client is read with the note field, also once it has an error."""
+    client = client_for(world.midwife)
+    blank = client.get(NEW).content.decode()
+    assert 'aria-describedby="id_note_helptext"' in blank and 'id="id_note_helptext"' in blank
+    response = client.post(NEW, form_data(world, note="x" * 281))
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert 'aria-describedby="id_note-error id_note_helptext"' in body
+    assert 'id="id_note-error"' in body and 'id="id_note_helptext"' in body
+
+
 @pytest.mark.parametrize("persona", ["staff", "other_staff", "coordinator", "org_admin", "national_admin", "no_role"])
 def test_only_midwives_register(world: World, client_for, persona: str) -> None:
     c = client_for(world.personas()[persona])
