@@ -223,13 +223,42 @@ def unit_confirm(
     return WriteResult(result="confirmed", unit=UnitOut.of(saved))
 
 
+def _write_location(
+    location: Location, token: ApiToken, changes: dict[str, tuple[CapacityChange, int | None]]
+) -> tuple[list[Unit], dict[str, tuple[CapacityChange, int | None]]]:
+    """Write the changes; returns the units and the versions they were written on.
+
+    A retry of a request that did get through (its stale units already hold exactly the figures
+    sent) confirms those units instead of answering 409, as for one unit.
+    """
+
+    def write(changes: dict[str, tuple[CapacityChange, int | None]]) -> list[Unit]:
+        return location_update_capacity(
+            location_id=location.pk,
+            by=token.created_by,
+            changes=changes,
+            source=CapacityEvent.Source.API,
+            api_token=token,
+        )
+
+    try:
+        return write(changes), changes
+    except LocationVersionConflict as conflict:
+        if not all(_same_figures(unit, changes[unit.kind][0]) for unit in conflict.stale):
+            raise
+        changes = {**changes, **{unit.kind: (changes[unit.kind][0], unit.version) for unit in conflict.stale}}
+        return write(changes), changes
+
+
 @router.put(
     "/locations/{location_id}/units",
     response={200: LocationWriteResult, **WRITE_ERRORS},
     summary="Set several units of a location at once",
     description=(
         "All or nothing: if one unit is invalid or stale, nothing is saved. Each unit is "
-        "named by its kind and carries the version you last saw. Units you leave out are untouched."
+        "named by its kind and carries the version you last saw. Units you leave out are untouched. "
+        "A stale version gets 409 with the current state of every unit of the location, unless the "
+        "stale units already hold exactly the figures you send (a retried request): that confirms them."
     ),
 )
 def location_update(
@@ -253,13 +282,7 @@ def location_update(
         item.kind: (CapacityIn.change(item), item.version) for item in payload.units
     }
     try:
-        units = location_update_capacity(
-            location_id=location.pk,
-            by=token.created_by,
-            changes=changes,
-            source=CapacityEvent.Source.API,
-            api_token=token,
-        )
+        units, changes = _write_location(location, token, changes)
     except LocationChangeInvalid as exc:
         raise _invalid_problem(
             [

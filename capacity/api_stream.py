@@ -30,6 +30,7 @@ from config.api import (
     authenticate_token,
     bearer_from_header,
     not_found,
+    only_query,
     problem_response,
     unauthenticated,
 )
@@ -196,25 +197,16 @@ async def events(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """GET /api/v1/events/: the event stream as ``text/event-stream`` (one ``data:`` line per event)."""
     if request.method != "GET":
         return problem_response(request, ApiProblem(405, "method-not-allowed", _("Method not allowed"), _("Use GET.")))
-    unknown = set(request.GET) - {"region"}
-    if unknown:
-        return problem_response(
-            request,
-            ApiProblem(
-                422,
-                "invalid-input",
-                _("Invalid input"),
-                _("Unknown query parameter: %(names)s.") % {"names": ", ".join(sorted(unknown))},
-            ),
-        )
     raw = bearer_from_header(request.headers.get("Authorization", ""))
-    token_id, within_limit = await database_sync_to_async(_authenticate)(raw) if raw else (None, True)
-    if not within_limit:
-        return problem_response(
-            request, ApiProblem(429, "rate-limited", _("Too many requests"), _("Try again in a minute."))
-        )
-    if token_id is None:
+    try:
+        only_query(request, "region")
+        # Over the rate limit: the same 429 problem, with Retry-After, as any other call.
+        token = await database_sync_to_async(authenticate_token)(raw) if raw else None
+    except ApiProblem as problem:
+        return problem_response(request, problem)
+    if token is None:
         return problem_response(request, unauthenticated())
+    token_id = token.pk
     region_id = None
     code = request.GET.get("region")
     if code is not None:

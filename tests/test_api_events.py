@@ -94,6 +94,26 @@ async def test_bad_queries_are_problems(world: World, query: str, status: int) -
     assert (b"content-type", b"application/problem+json") in [(k.lower(), v) for k, v in start["headers"]]
 
 
+async def test_unknown_query_parameter_points_at_it(world: World) -> None:
+    raw = await database_sync_to_async(org_token)(world.hospital, world.org_admin)
+    sse = Sse("/api/v1/events/", "regoin=midden", raw)
+    assert (await sse.start())["status"] == 422
+    problem = json.loads(await sse.chunk())
+    assert [e["pointer"] for e in problem["errors"]] == ["/regoin"]
+
+
+async def test_over_the_rate_limit_429_with_retry_after(world: World, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.API_RATE_LIMIT_PER_MINUTE = 1
+    raw = await database_sync_to_async(org_token)(world.hospital, world.org_admin)
+    first = Sse("/api/v1/events/", "", raw)
+    assert (await first.start())["status"] == 200
+    await first.close()
+    start = await Sse("/api/v1/events/", "", raw).start()
+    assert start["status"] == 429
+    headers = {k.lower(): v for k, v in start["headers"]}
+    assert int(headers[b"retry-after"]) >= 1
+
+
 @pytest.mark.parametrize("token", ["none", "unknown", "revoked"])
 async def test_without_a_valid_token_401(world: World, token: str) -> None:
     raw = {"none": None, "unknown": "bcap_unknown"}.get(token)

@@ -237,6 +237,36 @@ def test_location_update_stale_unit_is_409_and_saves_nothing(world: World, write
     assert world.unit.available == 4 and CapacityEvent.objects.count() == 0
 
 
+def test_location_update_retried_request_confirms_instead_of_conflicting(world: World, writer: Api) -> None:
+    body = {
+        "units": [
+            {"kind": "delivery_suite", "staffed_total": 10, "available": 1, "status": "open", "version": 1},
+            {"kind": "nicu", "staffed_total": 24, "available": 2, "status": "open", "version": 1},
+        ]
+    }
+    assert writer.put(f"/locations/{world.location.pk}/units", body).status_code == 200
+    response = writer.put(f"/locations/{world.location.pk}/units", body)  # the response was lost; retry
+    assert response.status_code == 200, response.content
+    results = {r["unit"]["kind"]: (r["result"], r["unit"]["version"]) for r in response.json()["units"]}
+    assert results == {"delivery_suite": ("confirmed", 2), "nicu": ("confirmed", 1)}
+    assert list(CapacityEvent.objects.filter(unit=world.unit).values_list("action", flat=True)) == ["confirm", "update"]
+
+
+def test_location_update_retry_over_a_change_made_meanwhile_is_409(world: World, writer: Api) -> None:
+    body = {"units": [{"kind": "delivery_suite", "staffed_total": 10, "available": 1, "status": "open", "version": 1}]}
+    writer.put(f"/locations/{world.location.pk}/units", body)
+    unit_update_capacity(
+        unit_id=world.unit.pk,
+        by=world.staff,
+        change=CapacityChange(staffed_total=10, available=0, status="stop", stop_reason="staff"),
+        expected_version=2,
+    )
+    problem = _problem(writer.put(f"/locations/{world.location.pk}/units", body), 409)
+    assert {u["kind"]: u["status"] for u in problem["current"]}["delivery_suite"] == "stop"
+    world.unit.refresh_from_db()
+    assert world.unit.status == "stop" and world.unit.version == 3
+
+
 def test_location_update_unknown_or_duplicate_kind_is_422(world: World, writer: Api) -> None:
     unit = {"staffed_total": 1, "available": 1, "status": "open", "version": 1}
     missing = writer.put(f"/locations/{world.location.pk}/units", {"units": [{**unit, "kind": "birth_centre"}]})

@@ -49,6 +49,9 @@ class Api:
                 return response.status, dict(response.headers), json.loads(response.read() or b"null")
         except urllib.error.HTTPError as error:
             return error.code, dict(error.headers), json.loads(error.read() or b"null")
+        except (urllib.error.URLError, TimeoutError) as error:  # no answer at all: status 0
+            reason = error.reason if isinstance(error, urllib.error.URLError) else error
+            return 0, {}, {"detail": f"{self.base}: {reason}"}
 
 
 def simulate(unit: dict[str, Any], rng: random.Random) -> dict[str, Any]:
@@ -73,11 +76,15 @@ def simulate(unit: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     return figures
 
 
-def run_location(api: Api, location_id: int, interval: float, count: int, times: list[float], quiet: bool) -> None:
+def run_location(
+    api: Api, location_id: int, interval: float, count: int, times: list[float], quiet: bool, failed: list[int]
+) -> None:
+    """Push the location's units until ``count`` pushes are done; on an error it cannot handle, add it to ``failed``."""
     rng = random.Random(location_id)  # noqa: S311 - simulated figures, not secrets
     status, _headers, location = api.call("GET", f"/locations/{location_id}")
     if status != 200:
-        print(f"location {location_id}: {status} {location}", file=sys.stderr)
+        print(f"location {location_id}: {status} {location.get('detail') if location else ''}", file=sys.stderr)
+        failed.append(location_id)
         return
     units = {u["kind"]: u for u in location["units"]}
     sent = 0
@@ -102,8 +109,14 @@ def run_location(api: Api, location_id: int, interval: float, count: int, times:
         elif status == 429:
             time.sleep(float(headers.get("Retry-After", "5")))
             continue
+        elif status == 0:
+            # No answer (network, server restarting): send the current figures again next round.
+            print(f"{location['name']}: {answer['detail']}", file=sys.stderr)
+            time.sleep(interval)
+            continue
         else:
             print(f"{location['name']}: {status} {answer.get('detail') if answer else ''}", file=sys.stderr)
+            failed.append(location_id)
             return
         sent += 1
         time.sleep(interval * rng.uniform(0.8, 1.2))
@@ -122,9 +135,10 @@ def main() -> int:
         parser.error("give --token or set BIRTHCARE_API_TOKEN")
     api = Api(args.base_url, args.token)
     times: list[float] = []
+    failed: list[int] = []
     threads = [
         threading.Thread(
-            target=run_location, args=(api, loc, args.interval, args.count, times, args.quiet), daemon=True
+            target=run_location, args=(api, loc, args.interval, args.count, times, args.quiet, failed), daemon=True
         )
         for loc in args.location
     ]
@@ -142,7 +156,7 @@ def main() -> int:
             f"{len(times)} pushes: p50 {statistics.median(ordered) * 1000:.1f} ms, "
             f"p99 {p99 * 1000:.1f} ms, max {ordered[-1] * 1000:.1f} ms"
         )
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
