@@ -17,6 +17,7 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -122,7 +123,11 @@ def _rate_limit(token: ApiToken) -> None:
             429,
             "rate-limited",
             _("Too many requests"),
-            _("This token may make %(limit)s requests per minute. Try again in %(seconds)s seconds.")
+            ngettext(
+                "This token may make %(limit)s requests per minute. Try again in %(seconds)s second.",
+                "This token may make %(limit)s requests per minute. Try again in %(seconds)s seconds.",
+                retry,
+            )
             % {"limit": limit, "seconds": retry},
             headers={"Retry-After": str(retry)},
         )
