@@ -36,7 +36,7 @@ from capacity.services import (
     unit_confirm_unchanged,
     unit_update_capacity,
 )
-from config.api import ApiProblem, Problem, forbidden, not_found, only_query, request_token
+from config.api_base import ApiProblem, Problem, forbidden, not_found, only_query, request_token
 from hospitals.models import Location
 
 router = Router(tags=["units"])

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from capacity import live
 from capacity.consumers import MAX_BACKLOG, BoardConsumer
 from capacity.models import ApiToken
-from config.api import (
+from config.api_base import (
     ApiProblem,
     authenticate_token,
     bearer_from_header,

@@ -15,7 +15,7 @@ from ninja import Field, Query, Router, Schema
 
 from capacity.schemas import plain_text
 from capacity.search import MAX_WEEKS, MIN_WEEKS, OriginError, parse_origin, result_data, search_capacity
-from config.api import ApiProblem, Problem, not_found, only_query, request_token
+from config.api_base import ApiProblem, Problem, not_found, only_query, request_token
 from hospitals.models import Region
 
 router = Router(tags=["capacity search"])

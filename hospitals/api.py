@@ -12,7 +12,7 @@ from ninja import Field, Path, Query, Router, Schema
 
 from capacity.models import Unit
 from capacity.schemas import MAX_ID, UnitOut
-from config.api import Problem, not_found, only_query
+from config.api_base import Problem, not_found, only_query
 from hospitals.models import Location, Region
 
 router = Router(tags=["reference data"])

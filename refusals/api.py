@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Path, Query, Router, Schema
 
 from capacity.models import ApiToken
-from config.api import Problem, forbidden, not_found, only_query, request_token
+from config.api_base import Problem, forbidden, not_found, only_query, request_token
 from hospitals.models import Region
 from refusals.statistics import Filters, Period, statistics
 

@@ -11,7 +11,7 @@ from ninja import Query, Router
 
 from capacity.exports import edxl, fhir
 from capacity.exports.common import export_locations
-from config.api import Problem, not_found, only_query
+from config.api_base import Problem, not_found, only_query
 from hospitals.models import Location, Region
 
 router = Router(tags=["standard exports"])
