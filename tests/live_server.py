@@ -17,6 +17,7 @@ import html
 import http.cookiejar
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -29,6 +30,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 30.0  # seconds until /health/ must answer 200
@@ -255,6 +258,39 @@ def give_server_usable_password(user: Any, password: str) -> None:
     hasher = PBKDF2PasswordHasher()
     user.password = hasher.encode(password, hasher.salt())
     user.save(update_fields=["password"])
+
+
+# --- browser tests -----------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@contextlib.contextmanager
+def browser_server(*users: Any, password: str = "") -> Iterator[LiveServer]:
+    """One server process for a browser test, at which ``users`` can log in with ``password``.
+
+    Skips the test when PostgreSQL/Redis or Debian's Chromium are missing.
+    """
+    reason = services_missing()
+    if reason:
+        pytest.skip(reason)
+    if not shutil.which(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    for user in users:
+        give_server_usable_password(user, password)
+    with running_servers() as start:
+        (live,) = start(1)
+        yield live
+
+
+def browser_log_in(page: Any, server: LiveServer, username: str, password: str, next_url: str = "") -> None:
+    """Log in through the (Dutch) login form, then wait until the page left it."""
+    page.goto(f"{server.url}/accounts/login/" + (f"?next={next_url}" if next_url else ""))
+    page.get_by_label("Gebruikersnaam").fill(username)
+    page.get_by_label("Wachtwoord").fill(password)
+    page.get_by_role("button", name="Inloggen").click()
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
 
 # --- an HTTP client with cookies and CSRF ------------------------------------------------------

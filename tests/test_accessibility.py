@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -32,13 +31,11 @@ from refusals import aggregation
 from refusals.models import Alert, Refusal
 from refusals.statistics import Period
 from tests.conftest import World
-from tests.live_server import LiveServer, running_servers, services_missing
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, LiveServer, browser_server
 from tests.search_world import make_postcodes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 LANGUAGES = {"nl": "nl-NL", "en": "en-GB"}
 VIEWPORTS: dict[str, Any] = {"phone": {"width": 375, "height": 740}, "desktop": {"width": 1280, "height": 900}}
@@ -289,13 +286,7 @@ def describe(violation: dict[str, Any]) -> str:
 
 @pytest.fixture
 def server(world: World) -> Iterator[LiveServer]:
-    reason = services_missing()
-    if reason:
-        pytest.skip(reason)
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    with running_servers() as start:
-        (live,) = start(1)
+    with browser_server() as live:
         yield live
 
 

@@ -7,7 +7,6 @@ pages go to /tmp/e2e-board.png and /tmp/e2e-units.png for a human to look at.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -17,18 +16,17 @@ import pytest
 from capacity.models import Unit
 from tests.conftest import PASSWORD, World
 from tests.live_server import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
     LiveServer,
-    give_server_usable_password,
-    running_servers,
-    services_missing,
+    browser_log_in,
+    browser_server,
     subscriber_count,
     wait_for_subscribers,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 LIVE_TIMEOUT = 10_000  # ms: a pushed row must show within this
 BOARD_SHOT = "/tmp/e2e-board.png"  # noqa: S108 - a screenshot for a human, not a secret
 UNITS_SHOT = "/tmp/e2e-units.png"  # noqa: S108
@@ -37,15 +35,7 @@ UNITS_SHOT = "/tmp/e2e-units.png"  # noqa: S108
 @pytest.fixture
 def server(world: World) -> Iterator[LiveServer]:
     """One uvicorn process. Depends on ``world`` so it stops before the database is flushed."""
-    reason = services_missing()
-    if reason:
-        pytest.skip(reason)
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    for user in (world.staff, world.midwife):
-        give_server_usable_password(user, PASSWORD)
-    with running_servers() as start:
-        (live,) = start(1)
+    with browser_server(world.staff, world.midwife, password=PASSWORD) as live:
         yield live
 
 
@@ -61,11 +51,7 @@ def test_staff_change_shows_on_an_open_board_without_reload(
     errors: list[str] = []
 
     def log_in(page: Page, username: str, next_url: str = "") -> None:
-        page.goto(f"{server.url}/accounts/login/?next={next_url}" if next_url else f"{server.url}/accounts/login/")
-        page.get_by_label("Gebruikersnaam").fill(username)
-        page.get_by_label("Wachtwoord").fill(PASSWORD)
-        page.get_by_role("button", name="Inloggen").click()
-        page.wait_for_url(lambda url: "/accounts/login/" not in url)
+        browser_log_in(page, server, username, PASSWORD, next_url)
 
     def watch(page: Page, name: str) -> None:
         def console(msg: ConsoleMessage) -> None:

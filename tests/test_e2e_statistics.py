@@ -8,7 +8,6 @@ layer, the worker in this test process. Screenshot: /tmp/e2e-statistics.png.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,27 +18,17 @@ from django.db import connections
 from config.celery import app
 from refusals.models import Refusal, RefusalDaily
 from tests.conftest import PASSWORD, World
-from tests.live_server import LiveServer, give_server_usable_password, running_servers, services_missing
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, LiveServer, browser_log_in, browser_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 LIVE_TIMEOUT = 15_000  # ms
 SHOT = "/tmp/e2e-statistics.png"  # noqa: S108 - a screenshot for a human
 
 
 @pytest.fixture
 def server(world: World) -> Iterator[LiveServer]:
-    reason = services_missing()
-    if reason:
-        pytest.skip(reason)
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed")
-    for user in (world.midwife, world.coordinator):
-        give_server_usable_password(user, PASSWORD)
-    with running_servers() as start:
-        (live,) = start(1)
+    with browser_server(world.midwife, world.coordinator, password=PASSWORD) as live:
         yield live
 
 
@@ -74,11 +63,7 @@ def test_refusal_appears_on_open_statistics_page_without_reload(
     errors: list[str] = []
 
     def log_in(page: Page, username: str, next_url: str) -> None:
-        page.goto(f"{server.url}/accounts/login/?next={next_url}")
-        page.get_by_label("Gebruikersnaam").fill(username)
-        page.get_by_label("Wachtwoord").fill(PASSWORD)
-        page.get_by_role("button", name="Inloggen").click()
-        page.wait_for_url(lambda url: "/accounts/login/" not in url)
+        browser_log_in(page, server, username, PASSWORD, next_url)
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -6,7 +6,6 @@ Screenshot for a human: /tmp/e2e-search.png.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -15,10 +14,11 @@ from capacity.models import Unit
 from capacity.services import CapacityChange, unit_update_capacity
 from tests.conftest import PASSWORD, World
 from tests.live_server import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
     LiveServer,
-    give_server_usable_password,
-    running_servers,
-    services_missing,
+    browser_log_in,
+    browser_server,
     subscriber_count,
     wait_for_subscribers,
 )
@@ -26,23 +26,14 @@ from tests.search_world import make_postcodes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 LIVE_TIMEOUT = 10_000  # ms
 SHOT = "/tmp/e2e-search.png"  # noqa: S108 - a screenshot for a human
 
 
 @pytest.fixture
 def server(world: World) -> Iterator[LiveServer]:
-    reason = services_missing()
-    if reason:
-        pytest.skip(reason)
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     make_postcodes()
-    give_server_usable_password(world.midwife, PASSWORD)
-    with running_servers() as start:
-        (live,) = start(1)
+    with browser_server(world.midwife, password=PASSWORD) as live:
         yield live
 
 
@@ -66,10 +57,7 @@ def test_midwife_searches_and_the_result_list_follows_a_stop_live(
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
             try:
-                page.goto(f"{server.url}/accounts/login/?next=/search/")
-                page.get_by_label("Gebruikersnaam").fill("midwife")
-                page.get_by_label("Wachtwoord").fill(PASSWORD)
-                page.get_by_role("button", name="Inloggen").click()
+                browser_log_in(page, server, "midwife", PASSWORD, "/search/")
                 page.wait_for_url(re.compile(r"/search/$"))
 
                 # Place autocomplete, then the search itself (htmx, no page load).
