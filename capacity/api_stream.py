@@ -67,6 +67,17 @@ def _snapshot(region_id: int | None) -> str:
     )
 
 
+async def _current_snapshot(region_id: int | None) -> str:
+    """The snapshot, rendered again if a change was pushed meanwhile (sent after it, it would undo it)."""
+    frame = ""
+    for _attempt in range(3):
+        seq = live.hub.seq
+        frame = await database_sync_to_async(_snapshot)(region_id)
+        if live.hub.seq == seq:
+            break
+    return frame
+
+
 def _still_valid(token_id: int) -> bool:
     return ApiToken.objects.filter(pk=token_id, revoked_at__isnull=True).exists()
 
@@ -124,14 +135,7 @@ class ApiStreamConsumer(BoardConsumer):
             self._watch.cancel()
 
     async def resync(self) -> None:
-        """Send a snapshot; render again if a change was pushed meanwhile (it must not be undone)."""
-        frame = ""
-        for _attempt in range(3):
-            seq = live.hub.seq
-            frame = await database_sync_to_async(_snapshot)(self.region_id)
-            if live.hub.seq == seq:
-                break
-        self.push(frame)
+        self.push(await _current_snapshot(self.region_id))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         return  # push only
@@ -160,13 +164,7 @@ class _EventQueue:
         self.queue.put_nowait(frame)
 
     async def resync(self) -> None:
-        frame = ""
-        for _attempt in range(3):
-            seq = live.hub.seq
-            frame = await database_sync_to_async(_snapshot)(self.region_id)
-            if live.hub.seq == seq:
-                break
-        self.push(frame)
+        self.push(await _current_snapshot(self.region_id))
 
 
 async def _events(region_id: int | None, token_id: int) -> AsyncIterator[str]:
