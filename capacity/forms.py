@@ -68,9 +68,7 @@ class UnitCapacityForm(TiedErrorsMixin, forms.Form):
         try:
             validate_change(self.change())
         except ValidationError as exc:
-            for field, messages in exc.message_dict.items():
-                for message in messages:
-                    self.add_error(field, message)
+            self.add_errors_from(exc)
         return data
 
     def change(self) -> CapacityChange:
@@ -178,7 +176,5 @@ class CareRulesForm(TiedErrorsMixin, forms.Form):
         try:
             validate_care_rules(data)
         except ValidationError as exc:
-            for field, messages in exc.message_dict.items():
-                for message in messages:
-                    self.add_error(field, message)
+            self.add_errors_from(exc)
         return data

@@ -126,9 +126,7 @@ def care_rules(request: HttpRequest) -> HttpResponse:
                 form = CareRulesForm(initial={"version": rules.version, **rules.thresholds()})
                 status, conflict = 409, True
             except ValidationError as exc:  # a rule the form did not know of
-                for field, errs in exc.message_dict.items():
-                    for message in errs:
-                        form.add_error(field if field in form.fields else None, message)
+                form.add_errors_from(exc)
                 status = 400
             else:
                 messages.success(request, _("Care-level rules saved."))

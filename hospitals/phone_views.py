@@ -48,9 +48,7 @@ def phone_edit(request: HttpRequest, location_id: int) -> HttpResponse:
                 form = LocationPhoneForm(initial={"phone": location.phone, "seen": location.phone})
                 status, conflict = 409, True
             except ValidationError as exc:  # a rule the form did not know of
-                for field, errs in exc.message_dict.items():
-                    for message in errs:
-                        form.add_error(field if field in form.fields else None, message)
+                form.add_errors_from(exc)
                 status = 400
             else:
                 if location.phone:

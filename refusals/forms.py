@@ -70,9 +70,7 @@ class RefusalForm(TiedErrorsMixin, forms.Form):
         try:
             validate_refusal(self.to_input())
         except ValidationError as exc:
-            for field, messages in exc.message_dict.items():
-                for message in messages:
-                    self.add_error(field if field in self.fields else None, message)
+            self.add_errors_from(exc)
         return data
 
     def to_input(self) -> RefusalInput:
