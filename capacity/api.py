@@ -332,11 +332,12 @@ def unit_history(
     events = CapacityEvent.objects.filter(unit=unit).order_by("-at", "-id")
     count = events.count()
     start = (page - 1) * page_size
-    rows = list(events[start : start + page_size])
+    rows = list(events.select_related("api_token")[start : start + page_size])
+    own = request_token(request).organisation_id == unit.location.organisation_id
     return HistoryPage(
         count=count,
         page=page,
         page_size=page_size,
         next_page=page + 1 if start + page_size < count else None,
-        results=[HistoryEntry.of(e) for e in rows],
+        results=[HistoryEntry.of(e, own_organisation=own) for e in rows],
     )

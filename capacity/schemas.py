@@ -173,9 +173,12 @@ class HistoryEntry(Schema):
     version: int
     before: dict[str, object]
     after: dict[str, object]
+    api_token: str | None = Field(
+        description="The name of the API token that made the change: shown to the unit's own organisation only."
+    )
 
     @staticmethod
-    def of(event: CapacityEvent) -> HistoryEntry:
+    def of(event: CapacityEvent, *, own_organisation: bool = False) -> HistoryEntry:
         return HistoryEntry(
             at=event.at,
             action=event.action,  # type: ignore[arg-type]
@@ -183,6 +186,7 @@ class HistoryEntry(Schema):
             version=event.version,
             before=event.before,
             after=event.after,
+            api_token=event.api_token.name if own_organisation and event.api_token is not None else None,
         )
 
 

@@ -350,6 +350,10 @@ def test_history_is_paged_newest_first(world: World, writer: Api) -> None:
     assert first["count"] == 3 and first["next_page"] == 2
     assert [e["after"]["available"] for e in first["results"]] == [1, 2]
     assert all(e["source"] == "api" for e in first["results"])
+    assert {e["api_token"] for e in first["results"]} == {"UMC Utrecht HIS"}  # the organisation's own token
+    other_hospital = world.other_location.organisation
+    other = Api(org_token(other_hospital, world.org_admin, scope=ApiToken.Scope.READ))
+    assert {e["api_token"] for e in other.get(f"/units/{world.unit.pk}/history").json()["results"]} == {None}
     second = writer.get(f"/units/{world.unit.pk}/history?page_size=2&page=2").json()
     assert [e["after"]["available"] for e in second["results"]] == [3] and second["next_page"] is None
     _problem(writer.get(f"/units/{world.unit.pk}/history?page_size=1000"), 422)
