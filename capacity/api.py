@@ -162,15 +162,19 @@ def unit_update(
     _require_writer(token, unit.location)
     version = expected = _expected_version(if_match, payload.version)
     change = payload.change()
-    try:
-        saved = unit_update_capacity(
+
+    def write(expected_version: int) -> Unit:
+        return unit_update_capacity(
             unit_id=unit.pk,
             by=token.created_by,
             change=change,
-            expected_version=version,
+            expected_version=expected_version,
             source=CapacityEvent.Source.API,
             api_token=token,
         )
+
+    try:
+        saved = write(version)
     except ValidationError as exc:
         raise _invalid_problem(_invalid(exc.message_dict)) from exc
     except VersionConflict as conflict:
@@ -179,14 +183,7 @@ def unit_update(
         # A retry of a request that did get through: confirm, do not refuse.
         expected = conflict.current.version
         try:
-            saved = unit_update_capacity(
-                unit_id=unit.pk,
-                by=token.created_by,
-                change=change,
-                expected_version=expected,
-                source=CapacityEvent.Source.API,
-                api_token=token,
-            )
+            saved = write(expected)
         except VersionConflict as again:
             raise _conflict([again.current]) from again
     response["ETag"] = _etag(saved)
