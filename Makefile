@@ -1,6 +1,6 @@
 # The two commands a newcomer needs (README.md):
 #   make demo   install, migrate, load reference + demo data, start the dashboard
-#   make test   lint, type-check and run the whole test suite against PostgreSQL and Redis
+#   make test   lint (ruff, mypy, import layers, missing migrations) and run the whole suite against PostgreSQL and Redis
 SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
@@ -36,6 +36,8 @@ demo: install
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports
+	SQLITE_PATH=":memory:" DATABASE_URL= REDIS_URL= $(BIN)/python manage.py makemigrations --check --dry-run
 
 test: lint
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \

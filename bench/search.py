@@ -98,9 +98,9 @@ def main() -> int:
     from django.utils import timezone
 
     from capacity.models import Unit
-    from capacity.search import CareType, distance_km, parse_origin, search_capacity
     from capacity.selectors import board_locations
     from hospitals.models import Location, Organisation, Postcode, User
+    from search.selectors import CareType, distance_km, parse_origin, search_capacity
 
     settings.ALLOWED_HOSTS = ["*"]
     call_command("migrate", verbosity=0)

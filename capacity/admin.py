@@ -1,8 +1,10 @@
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from capacity.models import ApiToken, BoardToken, CapacityEvent, Unit
-from config.admin import ReadOnlyAdmin
+from capacity.models import BoardToken, CapacityEvent, Unit
+from capacity.services import board_token_revoke
+from core.admin import ReadOnlyAdmin
 
 
 @admin.register(Unit)
@@ -39,15 +41,14 @@ class CapacityEventAdmin(ReadOnlyAdmin):
 
 @admin.register(BoardToken)
 class BoardTokenAdmin(admin.ModelAdmin):
-    list_display = ["label", "region", "created_by", "created_at", "revoked_at"]
-    readonly_fields = ["created_by", "created_at"]
+    list_display = ["label", "region", "created_by", "created_at", "revoked_at", "revoked_by"]
+    readonly_fields = ["created_by", "created_at", "revoked_at", "revoked_by"]
     actions = ["revoke"]
 
     @admin.action(description="Revoke the selected links")
-    def revoke(self, request: HttpRequest, queryset):  # type: ignore[no-untyped-def]
-        from django.utils import timezone
-
-        queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+    def revoke(self, request: HttpRequest, queryset: QuerySet[BoardToken]) -> None:
+        for token_id in queryset.filter(revoked_at__isnull=True).values_list("pk", flat=True):
+            board_token_revoke(token_id=token_id, by=request.user)  # type: ignore[arg-type]
 
     def save_model(self, request: HttpRequest, obj: BoardToken, form, change: bool) -> None:  # type: ignore[no-untyped-def]
         if not change:
@@ -55,34 +56,3 @@ class BoardTokenAdmin(admin.ModelAdmin):
             raw = obj.issue_raw()
             self.message_user(request, f"Wall-screen link (shown once): /board/screen/{raw}/")
         super().save_model(request, obj, form, change)
-
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    """Tokens are issued on the API-tokens page (the secret is shown there once); here only seen and revoked."""
-
-    list_display = ["name", "scope", "organisation", "region", "created_by", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["scope", "region"]
-    readonly_fields = [
-        "name",
-        "scope",
-        "organisation",
-        "region",
-        "created_by",
-        "created_at",
-        "last_used_at",
-        "revoked_at",
-    ]
-    actions = ["revoke"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
-        return False  # the history points at the token that made a change
-
-    @admin.action(description="Revoke the selected API tokens")
-    def revoke(self, request: HttpRequest, queryset):  # type: ignore[no-untyped-def]
-        from django.utils import timezone
-
-        queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())

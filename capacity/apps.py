@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class CapacityConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "capacity"
+
+    def ready(self) -> None:
+        from capacity import live
+        from hospitals.signals import location_changed
+
+        # A location's phone number (or anything else it shows) changed: every board follows.
+        location_changed.connect(live.on_location_changed, dispatch_uid="capacity-push-location")

@@ -17,7 +17,7 @@ from django.utils import translation
 
 from capacity import live, selectors
 from capacity.models import BoardToken
-from config.websocket import NO_CHANNEL_LAYER
+from core.websocket import NO_CHANNEL_LAYER
 from hospitals.models import Region
 from hospitals.permissions import can_view_board
 
@@ -61,9 +61,9 @@ snapshots = SnapshotCache()
 
 def _render_snapshot(region_id: int | None, lang: str) -> str:
     region = Region.objects.get(pk=region_id) if region_id else None
-    locations = selectors.board_locations(region=region)
+    rows = selectors.locations_with_units(region=region)
     with translation.override(lang):
-        return render_to_string("capacity/_snapshot.html", {"locations": locations})
+        return render_to_string("capacity/_snapshot.html", {"rows": rows})
 
 
 class BoardConsumer(AsyncWebsocketConsumer):

@@ -2,7 +2,7 @@
 
 The textbook Channels design (every socket joins a region group) costs one Redis
 message per socket per update and misses the latency target by 6x at 1,000
-boards (docs/realtime.md). Instead:
+boards (../shared/realtime.md). Instead:
 
 * the writer renders the changed location's row once per language, right after
   commit, and publishes one message;
@@ -23,7 +23,7 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import Awaitable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 import redis
@@ -32,6 +32,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.utils import translation
+
+from capacity.selectors import LocationUnits, board_location
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +45,7 @@ def region_group(region_id: int) -> str:
 
 
 def location_group(location_id: int) -> str:
-    """Sockets that follow one location, e.g. an open search result (capacity/search_consumer.py)."""
+    """Sockets that follow one location, e.g. an open search result (search/consumers.py)."""
     return f"location-{location_id}"
 
 
@@ -195,32 +197,40 @@ async def _gather_logged(coros: Iterable[Awaitable[None]]) -> None:
 hub = Hub()
 
 
-# Frames are keyed by rendition: a language code for the boards' HTML rows, and this key
-# for the JSON event that API stream clients get (capacity/api_stream.py). A subscriber
-# whose ``lang`` is JSON_FRAME receives it; boards never ask for it.
+# Frames are keyed by rendition: a language code for the boards' HTML rows, and further keys
+# for renditions that layers above register (the API registers its JSON event under
+# JSON_FRAME in api/apps.py, for its stream clients, api/stream.py). A subscriber whose
+# ``lang`` is such a key receives that rendition; boards never ask for one.
 JSON_FRAME = "application/json"
+
+FrameRenderer = Callable[[LocationUnits], "str | None"]
+_frame_renderers: dict[str, FrameRenderer] = {}
+
+
+def register_frame_renderer(key: str, render: FrameRenderer) -> None:
+    """Add a rendition of every pushed location row (``render`` returns None to send none)."""
+    _frame_renderers[key] = render
 
 
 def render_location_frames(location_id: int) -> tuple[int, dict[str, str]] | None:
-    """One location's row once per language (an htmx out-of-band swap) and its API JSON event.
+    """One location's row once per language (an htmx out-of-band swap) and every registered rendition.
 
     All from one read of the location and its units.
     """
-    from capacity.selectors import board_location
-    from hospitals.api import LocationOut
-
-    location = board_location(location_id)
-    if location is None:
+    row = board_location(location_id)
+    if row is None:
         return None
     frames: dict[str, str] = {}
     for code, _name in settings.LANGUAGES:
         with translation.override(code):
-            frames[code] = render_to_string("capacity/_location.html", {"location": location, "oob": True})
-    if location.active:  # the API lists active locations only
-        location.api_units = location.board_units  # type: ignore[attr-defined]
-        event = {"type": "location", "location": LocationOut.of(location).model_dump(mode="json")}
-        frames[JSON_FRAME] = json.dumps(event)
-    return location.region_id, frames
+            frames[code] = render_to_string(
+                "capacity/_location.html", {"location": row.location, "units": row.units, "oob": True}
+            )
+    for key, render in _frame_renderers.items():
+        frame = render(row)
+        if frame is not None:
+            frames[key] = frame
+    return row.location.region_id, frames
 
 
 # Two changes to one location, committed close together in different threads or processes,
@@ -254,3 +264,8 @@ def publish_location(location_id: int) -> None:
         region_id, frames = rendered
         groups = [region_group(region_id), NATIONAL, location_group(location_id)]
         hub.publish({"location_id": location_id, "groups": groups, "frames": frames})
+
+
+def on_location_changed(sender: object, *, location_id: int, **kwargs: object) -> None:
+    """``hospitals.signals.location_changed``: push the location's row once the change is committed."""
+    transaction.on_commit(lambda: publish_location(location_id))

@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from config.models import AppendOnlyModel
+from core.models import AppendOnlyModel
 from hospitals.models import Location, Region
 
 
@@ -34,6 +34,7 @@ class Unit(models.Model):
 
     # Display order on the board: obstetric units first, then neonatology by level.
     KIND_ORDER = [Kind.DELIVERY_SUITE, Kind.BIRTH_CENTRE, Kind.NICU, Kind.HIGH_CARE, Kind.MEDIUM_CARE]
+    NEONATAL_KINDS = (Kind.NICU, Kind.HIGH_CARE, Kind.MEDIUM_CARE)
 
     location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="units", verbose_name=_("location"))
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
@@ -74,6 +75,21 @@ class Unit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.location} – {self.get_kind_display()}"
+
+    # --- the obstetric rule: the one place that decides it (board, search, refusals, alerts) ---
+    @staticmethod
+    def obstetric_filter(prefix: str = "") -> models.Q:
+        """Units a client in labour can be brought to: a birth centre, or a delivery suite where the
+        location offers 24/7 obstetrics. ``is_obstetric_at`` is the same rule in Python."""
+        return models.Q(**{f"{prefix}kind": Unit.Kind.BIRTH_CENTRE}) | models.Q(
+            **{f"{prefix}kind": Unit.Kind.DELIVERY_SUITE, f"{prefix}location__acute_obstetrics": True}
+        )
+
+    def is_obstetric_at(self, location: Location) -> bool:
+        """``obstetric_filter`` for a unit whose location is already loaded."""
+        return self.kind == self.Kind.BIRTH_CENTRE or (
+            self.kind == self.Kind.DELIVERY_SUITE and location.acute_obstetrics
+        )
 
     def stale_since(self, now: datetime | None = None) -> datetime | None:
         """When the figures became out of date, or None while they are fresh."""
@@ -188,6 +204,14 @@ class BoardToken(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("revoked by"),
+    )
 
     class Meta:
         verbose_name = _("wall-screen link")
@@ -264,6 +288,14 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("revoked by"),
+    )
 
     class Meta:
         verbose_name = _("API token")

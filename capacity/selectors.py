@@ -1,66 +1,77 @@
-"""Reads for the board and the staff page."""
+"""Reads of capacity: one selector of locations with their units serves the board, the push,
+the search, the API, the exports and refusals; the obstetric rule lives on ``Unit``."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from capacity.models import Unit
+from capacity.models import CapacityEvent, Unit
 from hospitals.models import Location, Region, User
 
 
-def _units() -> Any:
-    return Prefetch("units", queryset=Unit.objects.order_by("kind"), to_attr="board_units")
+@dataclass
+class LocationUnits:
+    """A location with its units in board order (``Unit.KIND_ORDER``)."""
 
-
-def _sorted_units(location: Location) -> None:
-    order = {kind: i for i, kind in enumerate(Unit.KIND_ORDER)}
-    location.board_units.sort(key=lambda u: order[u.kind])  # type: ignore[attr-defined]
+    location: Location
+    units: list[Unit]
+    is_favourite: bool = False
 
 
 def obstetric_locations() -> QuerySet[Location]:
-    """Active locations with a unit a client in labour can be brought to: a delivery suite where the
-    location offers 24/7 obstetrics, or a birth centre (stand-alone or in a hospital).
+    """Active locations with a unit a client in labour can be brought to (``Unit.obstetric_filter``):
+    a delivery suite where the location offers 24/7 obstetrics, or a birth centre.
 
-    The capacity search lists no other location (capacity/search.py), and a refusal can
-    concern any of them: a birth centre can refuse a begeleiding client too.
+    The board, the search and the refusal form know exactly these locations.
     """
-    units = Unit.objects.filter(location=OuterRef("pk"))
-    return (
-        Location.objects.filter(active=True)
-        .alias(
-            has_suite=Exists(units.filter(kind=Unit.Kind.DELIVERY_SUITE)),
-            has_birth_centre=Exists(units.filter(kind=Unit.Kind.BIRTH_CENTRE)),
-        )
-        .filter(Q(acute_obstetrics=True, has_suite=True) | Q(has_birth_centre=True))
-    )
+    obstetric = Unit.objects.filter(Unit.obstetric_filter(), location=OuterRef("pk"))
+    return Location.objects.filter(active=True).filter(Exists(obstetric))
 
 
-def board_locations(*, region: Region | None) -> list[Location]:
-    """The locations of a region (None: the whole country) with their units, for the board:
-    every location the search and the refusal form know (``obstetric_locations``), so
-    stand-alone birth centres too."""
-    qs: QuerySet[Location] = (
-        obstetric_locations()
-        .select_related("region", "organisation")
-        .prefetch_related(_units())
-        .order_by("region__name", "city", "name")
-    )
+def locations_with_units(
+    *,
+    region: Region | int | None = None,
+    location_ids: Iterable[int] | None = None,
+    obstetric_only: bool = True,
+    active_only: bool = True,
+) -> list[LocationUnits]:
+    """Locations (of one region, or all when None) with their units in board order, in one query per table.
+
+    ``obstetric_only``: only the locations of ``obstetric_locations`` (the board, search and push);
+    otherwise every active location (the API and the standard exports list them all).
+    """
+    if obstetric_only:
+        qs = obstetric_locations()
+    elif active_only:
+        qs = Location.objects.filter(active=True)
+    else:
+        qs = Location.objects.all()
     if region is not None:
         qs = qs.filter(region=region)
-    locations = list(qs)
-    for location in locations:
-        _sorted_units(location)
-    return locations
+    if location_ids is not None:
+        qs = qs.filter(pk__in=list(location_ids))
+    locations = list(
+        qs.select_related("region", "organisation").prefetch_related("units").order_by("region__name", "city", "name")
+    )
+    return [LocationUnits(location, in_board_order(location.units.all())) for location in locations]
 
 
-def board_location(location_id: int) -> Location | None:
-    """One location's row for the live push: one query (the push renders it after every change)."""
+def in_board_order(units: Iterable[Unit]) -> list[Unit]:
+    order: dict[str, int] = {kind: i for i, kind in enumerate(Unit.KIND_ORDER)}
+    return sorted(units, key=lambda u: order[u.kind])
+
+
+def board_location(location_id: int) -> LocationUnits | None:
+    """One location's row for the live push, whatever its state (an inactive one is shown as such).
+
+    One query: the push renders it after every change.
+    """
     units = list(
-        Unit.objects.filter(location_id=location_id)
-        .select_related("location__region", "location__organisation")
-        .order_by("kind")
+        Unit.objects.filter(location_id=location_id).select_related("location__region", "location__organisation")
     )
     location = (
         units[0].location
@@ -71,16 +82,14 @@ def board_location(location_id: int) -> Location | None:
         return None
     for unit in units:
         unit.location = location
-    location.board_units = units  # type: ignore[attr-defined]
-    _sorted_units(location)
-    return location
+    return LocationUnits(location, in_board_order(units))
 
 
-def favourites_first(locations: list[Location], user: User) -> list[Location]:
+def favourites_first(rows: list[LocationUnits], user: User) -> list[LocationUnits]:
     favourite_ids = set(user.favourite_locations.values_list("id", flat=True))
-    for location in locations:
-        location.is_favourite = location.id in favourite_ids  # type: ignore[attr-defined]
-    return sorted(locations, key=lambda loc: loc.id not in favourite_ids)
+    for row in rows:
+        row.is_favourite = row.location.pk in favourite_ids
+    return sorted(rows, key=lambda row: not row.is_favourite)
 
 
 def units_for_staff(user: User) -> QuerySet[Unit]:
@@ -94,3 +103,66 @@ def units_for_staff(user: User) -> QuerySet[Unit]:
 
 def regions_with_locations() -> QuerySet[Region]:
     return Region.objects.filter(locations__active=True).distinct().order_by("name")
+
+
+# --- what refusals read of capacity -------------------------------------------------------
+
+
+def board_snapshot(location_id: int, *, now: datetime) -> tuple[dict[str, object], bool]:
+    """What the board showed for the location now, and whether that looked like room.
+
+    "Room" means an obstetric unit (``Unit.is_obstetric_at``, as in the search) that was not
+    in an admission stop, had at least one bed free and was not out of date.
+    """
+    units = []
+    room = False
+    location = Location.objects.filter(pk=location_id).first()
+    for unit in Unit.objects.filter(location_id=location_id).order_by("kind"):
+        stale = unit.is_stale(now)
+        units.append(
+            {
+                "kind": unit.kind,
+                "status": unit.status,
+                "available": unit.available,
+                "staffed_total": unit.staffed_total,
+                "confirmed_at": unit.confirmed_at.isoformat(),
+                "minutes_since_confirmed": int((now - unit.confirmed_at).total_seconds() // 60),
+                "stale": stale,
+                "version": unit.version,
+            }
+        )
+        if (
+            location is not None
+            and unit.is_obstetric_at(location)
+            and unit.status != Unit.Status.STOP
+            and unit.available >= 1
+            and not stale
+        ):
+            room = True
+    return {"at": now.isoformat(), "units": units}, room
+
+
+def obstetric_stops() -> list[tuple[int, int]]:
+    """(region id, location id) of every obstetric unit in admission stop at an active location now."""
+    return list(
+        Unit.objects.filter(Unit.obstetric_filter(), status=Unit.Status.STOP, location__active=True).values_list(
+            "location__region_id", "location_id"
+        )
+    )
+
+
+def stop_transitions(location_ids: Iterable[int], *, before: datetime) -> list[tuple[int, int, datetime, str]]:
+    """Every start and end of an admission stop of these locations' units before ``before``.
+
+    (unit id, location id, when, status after) in order per unit: a start has status "stop"
+    after and something else before; an end the reverse.
+    """
+    return list(
+        CapacityEvent.objects.filter(unit__location__in=list(location_ids), at__lt=before)
+        .filter(
+            (Q(after__status="stop") & ~Q(before__status="stop"))
+            | (Q(before__status="stop") & ~Q(after__status="stop"))
+        )
+        .order_by("unit_id", "at", "id")
+        .values_list("unit_id", "unit__location_id", "at", "after__status")
+    )

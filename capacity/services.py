@@ -8,7 +8,7 @@ live push for after commit, so nothing is pushed for work that was rolled back.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -19,15 +19,23 @@ from django.utils.translation import gettext as _
 
 from capacity import live
 from capacity.models import ApiToken, BoardToken, CapacityEvent, Unit
+from core.exceptions import StaleVersion
 from hospitals.models import Region, User
 
 
-class VersionConflict(Exception):
-    """The caller edited a version that is no longer current."""
+class VersionConflict(StaleVersion[Unit]):
+    """The caller edited a unit on a version that is no longer current; ``current`` is the unit now."""
 
     def __init__(self, current: Unit) -> None:
-        super().__init__(f"unit {current.pk} is at version {current.version}")
-        self.current = current
+        super().__init__(current, f"unit {current.pk} is at version {current.version}")
+
+
+@dataclass(frozen=True)
+class UnitWrite:
+    """What a write did: ``updated`` (a new version) or, with the same figures, only confirmed them."""
+
+    unit: Unit
+    updated: bool
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,27 @@ def _lock(unit_id: int, expected_version: int | None) -> Unit:
     if expected_version is not None and unit.version != expected_version:
         raise VersionConflict(unit)
     return unit
+
+
+def _holds(unit: Unit, change: CapacityChange) -> bool:
+    """The unit already holds exactly these figures (a change without stop details, see below)."""
+    return (
+        unit.staffed_total == change.staffed_total
+        and unit.available == change.available
+        and unit.status == change.status
+        and unit.stop_reason == change.stop_reason
+        and unit.stop_expected_end == change.stop_expected_end
+        and unit.note == change.note
+    )
+
+
+def _is_retry(unit: Unit, change: CapacityChange, expected_version: int | None, retry_confirms: bool) -> bool:
+    """A stale version whose figures the unit already holds: a retried request that did get through.
+
+    Only where the caller asks for it (a hospital system's retry after a lost answer): on the
+    staff page a stale form still means someone else changed the unit, and she must see it.
+    """
+    return retry_confirms and expected_version is not None and unit.version != expected_version and _holds(unit, change)
 
 
 def _record(
@@ -116,16 +145,22 @@ def unit_update_capacity(
     expected_version: int | None,
     source: str = CapacityEvent.Source.WEB,
     api_token: ApiToken | None = None,
-) -> Unit:
+    retry_confirms: bool = False,
+) -> UnitWrite:
     """Set a unit's figures and status. Sending the same figures again only confirms them.
 
     ``by`` is the account that made the change; None only for source=system (demo data, imports).
     ``api_token`` is the token an API call came with (``by`` is then the account that issued it).
+    ``retry_confirms``: a stale version whose figures the unit already holds confirms them
+    instead of raising ``VersionConflict`` (a retried request, ``_is_retry``).
     """
     validate_change(change)
     change = _without_stop_details(change)
     with transaction.atomic(durable=True):
-        unit = _lock(unit_id, expected_version)
+        unit = Unit.objects.select_for_update().select_related("location").get(pk=unit_id)
+        stale = expected_version is not None and unit.version != expected_version
+        if stale and not _is_retry(unit, change, expected_version, retry_confirms):
+            raise VersionConflict(unit)
         return _apply(unit, change, by=by, source=source, api_token=api_token, now=timezone.now())
 
 
@@ -138,19 +173,12 @@ def _apply(
     api_token: ApiToken | None,
     now: datetime,
     push: bool = True,
-) -> Unit:
+) -> UnitWrite:
     """Write a validated change to a locked unit and record it (inside the caller's transaction)."""
     before = unit.snapshot()
-    unchanged = (
-        unit.staffed_total == change.staffed_total
-        and unit.available == change.available
-        and unit.status == change.status
-        and unit.stop_reason == change.stop_reason
-        and unit.stop_expected_end == change.stop_expected_end
-        and unit.note == change.note
-    )
-    if unchanged:
-        return _confirm(unit, by=by, source=source, before=before, now=now, api_token=api_token, push=push)
+    if _holds(unit, change):
+        confirmed = _confirm(unit, by=by, source=source, before=before, now=now, api_token=api_token, push=push)
+        return UnitWrite(confirmed, updated=False)
     stop_changed = unit.status != change.status or unit.stop_expected_end != change.stop_expected_end
     unit.staffed_total = change.staffed_total
     unit.available = change.available
@@ -175,7 +203,7 @@ def _apply(
         api_token=api_token,
         push=push,
     )
-    return unit
+    return UnitWrite(unit, updated=True)
 
 
 def _confirm(
@@ -227,13 +255,23 @@ class LocationChangeInvalid(Exception):
         self.errors = errors  # unit kind -> the unit's field errors
 
 
-class LocationVersionConflict(Exception):
-    """One or more units were edited on a stale version; nothing was written."""
+class UnknownUnitKinds(Exception):
+    """The location has no unit of these kinds; nothing was written."""
+
+    def __init__(self, kinds: list[str]) -> None:
+        super().__init__(", ".join(kinds))
+        self.kinds = kinds
+
+
+class LocationVersionConflict(StaleVersion[list[Unit]]):
+    """One or more units were edited on a stale version; nothing was written.
+
+    ``current`` is every unit of the location now; ``stale`` those whose version was stale.
+    """
 
     def __init__(self, stale: list[Unit], current: list[Unit]) -> None:
-        super().__init__(", ".join(u.kind for u in stale))
+        super().__init__(current, ", ".join(u.kind for u in stale))
         self.stale = stale
-        self.current = current
 
 
 def location_update_capacity(
@@ -243,13 +281,15 @@ def location_update_capacity(
     changes: dict[str, tuple[CapacityChange, int | None]],
     source: str = CapacityEvent.Source.WEB,
     api_token: ApiToken | None = None,
-) -> list[Unit]:
+    retry_confirms: bool = False,
+) -> list[UnitWrite]:
     """Set several units of one location at once: all of them or none.
 
     ``changes`` maps a unit kind to its new figures and the version the caller saw.
-    Each unit goes through the same validation, history and confirm-if-unchanged rule
-    as ``unit_update_capacity``; the location's row is pushed once, after commit.
-    Raises ``Unit.DoesNotExist`` (with the unknown kinds) when the location lacks a kind.
+    Each unit goes through the same validation, history, confirm-if-unchanged and
+    ``retry_confirms`` rules as ``unit_update_capacity``; the location's row is pushed once,
+    after commit. Raises ``UnknownUnitKinds`` when the location lacks a kind, and
+    ``LocationVersionConflict`` when a unit's version is stale (and not a retry).
     """
     errors: dict[str, ValidationError] = {}
     for kind, (change, _version) in changes.items():
@@ -259,29 +299,32 @@ def location_update_capacity(
             errors[kind] = exc
     if errors:
         raise LocationChangeInvalid(errors)
+    cleaned = {kind: (_without_stop_details(change), version) for kind, (change, version) in changes.items()}
     with transaction.atomic(durable=True):
         # Lock in a fixed order (by id) so two calls for the same location cannot deadlock.
         units = list(
             Unit.objects.select_for_update().select_related("location").filter(location_id=location_id).order_by("pk")
         )
         by_kind = {u.kind: u for u in units}
-        missing = sorted(set(changes) - set(by_kind))
+        missing = sorted(set(cleaned) - set(by_kind))
         if missing:
-            raise Unit.DoesNotExist(", ".join(missing))
+            raise UnknownUnitKinds(missing)
         stale = [
             by_kind[kind]
-            for kind, (_change, version) in changes.items()
-            if version is not None and by_kind[kind].version != version
+            for kind, (change, version) in cleaned.items()
+            if version is not None
+            and by_kind[kind].version != version
+            and not _is_retry(by_kind[kind], change, version, retry_confirms)
         ]
         if stale:
             raise LocationVersionConflict(stale, units)
         now = timezone.now()
-        for unit in units:
-            if unit.kind in changes:
-                change = _without_stop_details(changes[unit.kind][0])
-                _apply(unit, change, by=by, source=source, api_token=api_token, now=now, push=False)
+        written = {
+            kind: _apply(by_kind[kind], change, by=by, source=source, api_token=api_token, now=now, push=False)
+            for kind, (change, _version) in sorted(cleaned.items(), key=lambda item: by_kind[item[0]].pk)
+        }
         transaction.on_commit(lambda: live.publish_location(location_id))
-    return [by_kind[kind] for kind in changes]
+    return [written[kind] for kind in changes]
 
 
 def unit_flag(*, unit_id: int, action: str, now: datetime) -> bool:
@@ -314,37 +357,7 @@ def board_token_issue(*, label: str, region_id: int, by: User) -> tuple[BoardTok
 
 
 def board_token_revoke(*, token_id: int, by: User) -> bool:
-    return bool(BoardToken.objects.filter(pk=token_id, revoked_at__isnull=True).update(revoked_at=timezone.now()))
-
-
-def api_token_issue(
-    *, name: str, scope: str, by: User, organisation_id: int | None = None, region_id: int | None = None
-) -> tuple[ApiToken, str]:
-    """A new API token for an organisation or a region; the raw secret is returned once, only its hash kept."""
-    raw = ApiToken.new_raw()
-    with transaction.atomic(durable=True):
-        token = ApiToken.objects.create(
-            name=name,
-            scope=scope,
-            organisation_id=organisation_id,
-            region_id=region_id,
-            token_hash=ApiToken.hash(raw),
-            created_by=by,
-        )
-    return token, raw
-
-
-def api_token_revoke(*, token_id: int, by: User) -> bool:
-    """Revoke at once: the next request with it is refused. Returns whether it was still active."""
-    return bool(ApiToken.objects.filter(pk=token_id, revoked_at__isnull=True).update(revoked_at=timezone.now()))
-
-
-def api_token_touch(*, token: ApiToken, now: datetime | None = None) -> None:
-    """Note when a token was last used, at most once a minute (not a write per request)."""
-    now = now or timezone.now()
-    if token.last_used_at is not None and now - token.last_used_at < timedelta(minutes=1):
-        return
-    ApiToken.objects.filter(pk=token.pk).filter(
-        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - timedelta(minutes=1))
-    ).update(last_used_at=now)
-    token.last_used_at = now
+    """Revoke a wall-screen link at once; records who revoked it and when. Returns whether it was still active."""
+    return bool(
+        BoardToken.objects.filter(pk=token_id, revoked_at__isnull=True).update(revoked_at=timezone.now(), revoked_by=by)
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from capacity import search_views, token_views, views
+from capacity import views
 
 app_name = "capacity"
 
@@ -11,15 +11,8 @@ urlpatterns = [
     path("board/screen/<str:token>/", views.screen, name="screen"),
     path("screens/", views.screens, name="screens"),
     path("screens/<int:token_id>/revoke/", views.screen_revoke, name="screen_revoke"),
-    path("accounts/api-tokens/", token_views.api_tokens, name="api_tokens"),
-    path("accounts/api-tokens/<int:token_id>/revoke/", token_views.api_token_revoke_view, name="api_token_revoke"),
     path("favourites/<int:location_id>/", views.toggle_favourite, name="toggle_favourite"),
     path("units/", views.my_units, name="my_units"),
     path("units/<int:unit_id>/", views.unit_update, name="unit_update"),
     path("units/<int:unit_id>/confirm/", views.unit_confirm, name="unit_confirm"),
-    path("search/", search_views.search, name="search"),
-    path("search/results/", search_views.search_results, name="search_results"),
-    path("search/results.json", search_views.search_json, name="search_json"),
-    path("search/places/", search_views.place_options, name="search_places"),
-    path("search/rules/", search_views.care_rules, name="care_rules"),
 ]

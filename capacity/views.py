@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
@@ -45,13 +44,13 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def _board_context(request: HttpRequest, region: Region | None) -> dict[str, object]:
-    locations = selectors.favourites_first(selectors.board_locations(region=region), request.user)  # type: ignore[arg-type]
+    rows = selectors.favourites_first(selectors.locations_with_units(region=region), request.user)  # type: ignore[arg-type]
     scope = region.code if region else "national"
     lang = request.LANGUAGE_CODE  # type: ignore[attr-defined]
     return {
         "region": region,
         "regions": selectors.regions_with_locations(),
-        "locations": locations,
+        "rows": rows,
         "ws_path": f"/ws/board/{scope}/?lang={lang}",
         "rows_url": reverse("capacity:board_rows", kwargs={"scope": scope}),
         "now": timezone.now(),
@@ -98,14 +97,14 @@ def screen(request: HttpRequest, token: str) -> HttpResponse:
     if board_token is None:
         raise Http404
     region = board_token.region
-    locations = selectors.board_locations(region=region)
+    rows = selectors.locations_with_units(region=region)
     scope = region.code if region else "national"
     return render(
         request,
         "capacity/screen.html",
         {
             "region": region,
-            "locations": locations,
+            "rows": rows,
             "ws_path": f"/ws/board/screen/{token}/?lang={request.LANGUAGE_CODE}",  # type: ignore[attr-defined]
             "rows_url": "",
             "scope": scope,
@@ -202,7 +201,7 @@ def unit_update(request: HttpRequest, unit_id: int) -> HttpResponse:
             by=request.user,  # type: ignore[arg-type]
             change=form.change(),
             expected_version=form.cleaned_data["version"],
-        )
+        ).unit
     except VersionConflict as conflict:
         fresh = UnitCapacityForm.for_unit(conflict.current)
         return _unit_response(request, fresh, status=409, conflict=conflict.current)
@@ -226,32 +225,3 @@ def unit_confirm(request: HttpRequest, unit_id: int) -> HttpResponse:
             request, UnitCapacityForm.for_unit(conflict.current), status=409, conflict=conflict.current
         )
     return _saved(request, unit, _("Confirmed unchanged: %(unit)s") % {"unit": unit})
-
-
-@login_not_required
-@require_GET
-def health(request: HttpRequest) -> HttpResponse:
-    from django.db import connection
-    from django.http import JsonResponse
-
-    checks: dict[str, str] = {}
-    healthy = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        checks["database"] = "ok"
-    except Exception:  # noqa: BLE001 - a health check reports, it does not raise
-        checks["database"] = "error"
-        healthy = False
-    if settings.REDIS_URL:
-        import redis
-
-        try:
-            redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2).ping()
-            checks["redis"] = "ok"
-        except redis.RedisError:
-            checks["redis"] = "error"
-            healthy = False
-    else:
-        checks["redis"] = "not configured (embedded mode)"
-    return JsonResponse({"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503)

@@ -14,15 +14,18 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from capacity.api_stream import ApiStreamConsumer  # noqa: E402
-from capacity.embedded import start_periodic_tasks  # noqa: E402
-from capacity.routing import websocket_urlpatterns  # noqa: E402
-from config.gc import configure_gc  # noqa: E402
-from config.websocket import HostsOriginValidator, websocket_auth_stack  # noqa: E402
+from api.stream import ApiStreamConsumer  # noqa: E402
+from capacity.routing import websocket_urlpatterns as capacity_websocket_urlpatterns  # noqa: E402
+from core.embedded import start_periodic_tasks  # noqa: E402
+from core.gc import configure_gc  # noqa: E402
+from core.websocket import HostsOriginValidator, websocket_auth_stack  # noqa: E402
 from refusals.routing import websocket_urlpatterns as refusals_websocket_urlpatterns  # noqa: E402
+from search.routing import websocket_urlpatterns as search_websocket_urlpatterns  # noqa: E402
 
 board_websockets = HostsOriginValidator(
-    websocket_auth_stack(URLRouter(websocket_urlpatterns + refusals_websocket_urlpatterns))
+    websocket_auth_stack(
+        URLRouter(capacity_websocket_urlpatterns + search_websocket_urlpatterns + refusals_websocket_urlpatterns)
+    )
 )
 # The API's event stream authenticates with a bearer token, never a cookie, so a page on
 # another origin cannot ride on a user's session: no origin check, no session middleware.

@@ -78,18 +78,23 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "channels",
     "django_htmx",
-    # The API (config/api.py); listed so its docs page loads Swagger UI from static files.
+    # The API (api/v1.py); listed so its docs page loads Swagger UI from static files.
     "ninja",
+    # The project's apps, bottom layer first; each imports only those above it in this list
+    # (docs/architecture.md; enforced by import-linter in `make lint`).
+    "core",
     "hospitals",
     "capacity",
+    "search",
     "refusals",
+    "api",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "config.middleware.DutchByDefaultMiddleware",
+    "core.middleware.DutchByDefaultMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -120,6 +125,9 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
+
+# The one time zone (core/time.py): days, hours and quarters are Dutch local time.
+TIME_ZONE = "Europe/Amsterdam"
 
 # --- Database -----------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
@@ -188,7 +196,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A broker that hangs must not hold up a request that enqueues after commit.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
-CELERY_TIMEZONE = "Europe/Amsterdam"
+CELERY_TIMEZONE = TIME_ZONE
 # Embedded mode has no beat process: the web process runs the schedule in a thread.
 EMBEDDED_BEAT = env_bool("EMBEDDED_BEAT", default=True)
 CELERY_BEAT_SCHEDULE = {
@@ -208,7 +216,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# --- Web process garbage collector (config/gc.py) -------------------------------------
+# --- Web process garbage collector (core/gc.py) -------------------------------------
 GC_THRESHOLDS = tuple(int(x) for x in env_list("GC_THRESHOLDS", ["700", "10", "1000"]))
 
 # --- Capacity rules (configurable, docs/operations.md) ----------------------------
@@ -249,7 +257,6 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 LANGUAGE_CODE = "nl"
 LANGUAGES = [("nl", _("Dutch")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
-TIME_ZONE = "Europe/Amsterdam"
 USE_I18N = True
 USE_TZ = True
 

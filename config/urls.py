@@ -1,16 +1,19 @@
+"""Root URLs: every path is unchanged by the move into apps (bookmarks, the API, wall-screen links)."""
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from capacity import api_stream
+from api import stream as api_stream
+from api.v1 import urlpatterns as api_urlpatterns
 from capacity import views as capacity_views
-from config.api import urlpatterns as api_urlpatterns
+from core import views as core_views
 
 urlpatterns = [
     path("", capacity_views.home, name="home"),
-    path("health/", capacity_views.health, name="health"),
+    path("health/", core_views.health, name="health"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The language switch works on the login page too.
@@ -20,6 +23,8 @@ urlpatterns = [
     path("api/v1/events/", api_stream.events, name="api_events"),
     path("api/v1/", api_urlpatterns()),
     path("", include("capacity.urls")),
+    path("", include("search.urls")),
+    path("", include("api.urls")),
     path("", include("hospitals.urls")),
     path("", include("refusals.urls")),
 ]

@@ -1,9 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from config.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 from hospitals.models import (
     VSV,
+    AccountChange,
     CareLevelRules,
     CareLevelRulesChange,
     Location,
@@ -82,3 +83,10 @@ class LocationPhoneChangeAdmin(ReadOnlyAdmin):
     list_display = ["at", "location", "by", "before", "after"]
     list_filter = ["location__region"]
     search_fields = ["location__name"]
+
+
+@admin.register(AccountChange)
+class AccountChangeAdmin(ReadOnlyAdmin):
+    list_display = ["at", "account", "action", "by"]
+    list_filter = ["action"]
+    search_fields = ["account__username", "by__username"]

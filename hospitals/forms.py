@@ -6,7 +6,7 @@ from django import forms
 from django.contrib.auth.forms import BaseUserCreationForm
 from django.utils.translation import gettext_lazy as _
 
-from config.forms import TiedErrorsMixin
+from core.forms import TiedErrorsMixin
 from hospitals.models import Location, Organisation, User
 from hospitals.phones import MAX_INPUT_LENGTH as PHONE_INPUT_LENGTH
 from hospitals.phones import parse_dutch_phone

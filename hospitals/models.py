@@ -7,11 +7,21 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from config.models import AppendOnlyModel
+from core.models import AppendOnlyModel
 
+# Gestational ages the product accepts anywhere (search, refusal form, API, database checks).
+MIN_WEEKS = 16
+MAX_WEEKS = 44
 # Bounds an administrator can set the care-level thresholds within (weeks of gestation).
 MIN_RULE_WEEKS = 22
 MAX_RULE_WEEKS = 42
+
+
+class CareType(models.TextChoices):
+    """What the midwife asks of a hospital: the search's question and a refusal's subject."""
+
+    BEGELEIDING = "begeleiding", _("begeleiding (midwife stays in charge)")
+    OVERDRACHT = "overdracht", _("overdracht (transfer of care)")
 
 
 class Region(models.Model):
@@ -286,3 +296,27 @@ class User(AbstractUser):
         if self.organisation_id is not None:
             return self.organisation.region  # type: ignore[union-attr]
         return self.region
+
+
+class AccountChange(AppendOnlyModel):
+    """Who created, deactivated or reactivated an account, and when (organisation administrators' actions)."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", _("created")
+        DEACTIVATED = "deactivated", _("deactivated")
+        ACTIVATED = "activated", _("activated")
+
+    account = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="account_changes", verbose_name=_("account")
+    )
+    action = models.CharField(_("action"), max_length=12, choices=Action.choices)
+    by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", verbose_name=_("by"))
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("account change")
+        verbose_name_plural = _("account changes")
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.action} by {self.by} {self.at:%Y-%m-%d %H:%M}"

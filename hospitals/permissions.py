@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from capacity.models import Unit
-from hospitals.models import User
+from hospitals.models import Location, Region, User
 
 
 def has_role(user: Any) -> bool:
@@ -25,8 +24,8 @@ def is_hospital_staff(user: Any) -> bool:
     return has_role(user) and user.role == User.Role.HOSPITAL_STAFF
 
 
-def can_edit_unit(user: Any, unit: Unit) -> bool:
-    """Hospital staff change only the units of their own locations."""
+def can_edit_unit(user: Any, unit: Any) -> bool:
+    """Hospital staff change only the units of their own locations (``unit``: anything with a ``location_id``)."""
     return is_hospital_staff(user) and user.locations.filter(pk=unit.location_id).exists()
 
 
@@ -37,8 +36,6 @@ def is_org_admin(user: Any) -> bool:
 
 def screen_regions(user: Any) -> Any:
     """Regions whose wall-screen links this user manages: a coordinator's own, or all for national admins."""
-    from hospitals.models import Region
-
     if not has_role(user):
         return Region.objects.none()
     if user.role == User.Role.NATIONAL_ADMIN or user.is_superuser:
@@ -91,8 +88,6 @@ def can_set_location_phone(user: Any, location: Any) -> bool:
 
 def phone_locations(user: Any) -> Any:
     """The active locations whose phone numbers this user maintains (can_set_location_phone)."""
-    from hospitals.models import Location
-
     active = Location.objects.filter(active=True)
     if not has_role(user):
         return Location.objects.none()

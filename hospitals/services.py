@@ -8,11 +8,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from capacity import live
+from core.exceptions import StaleVersion
 from hospitals.forms import MemberCreateForm
 from hospitals.models import (
     MAX_RULE_WEEKS,
     MIN_RULE_WEEKS,
+    AccountChange,
     CareLevelRules,
     CareLevelRulesChange,
     Location,
@@ -21,21 +22,30 @@ from hospitals.models import (
 )
 from hospitals.permissions import can_set_location_phone
 from hospitals.phones import parse_dutch_phone
+from hospitals.signals import location_changed
 
 
 def member_create(*, form: MemberCreateForm, by: User) -> User:
-    """Create an account in the administrator's own organisation from a validated form."""
+    """Create an account in the administrator's own organisation from a validated form; recorded with who, when."""
     with transaction.atomic(durable=True):
         user: User = form.save(commit=False)
         user.organisation = form.organisation
         user.save()
         form.save_m2m()
+        AccountChange.objects.create(account=user, action=AccountChange.Action.CREATED, by=by)
     return user
 
 
 def member_set_active(*, member: User, active: bool, by: User) -> User:
+    """Deactivate or reactivate an account; recorded with who and when (nothing is recorded if it already was)."""
+    with transaction.atomic(durable=True):
+        locked = User.objects.select_for_update().get(pk=member.pk)
+        if locked.is_active != active:
+            locked.is_active = active
+            locked.save(update_fields=["is_active"])
+            action = AccountChange.Action.ACTIVATED if active else AccountChange.Action.DEACTIVATED
+            AccountChange.objects.create(account=locked, action=action, by=by)
     member.is_active = active
-    member.save(update_fields=["is_active"])
     return member
 
 
@@ -70,10 +80,11 @@ def care_rules_update(
     return rules
 
 
-class RulesConflict(Exception):
+class RulesConflict(StaleVersion[CareLevelRules]):
+    """Someone else changed the care-level rules since the caller looked; ``current`` is what holds now."""
+
     def __init__(self, current: CareLevelRules) -> None:
-        super().__init__(f"care-level rules are at version {current.version}")
-        self.current = current
+        super().__init__(current, f"care-level rules are at version {current.version}")
 
 
 def validate_care_rules(values: dict[str, int]) -> None:
@@ -124,11 +135,12 @@ def location_set_phone(*, location_id: int, by: User, phone: str, expected: str 
         location.phone, location.phone_e164 = after, after_e164
         location.save(update_fields=["phone", "phone_e164"])
         LocationPhoneChange.objects.create(location=location, by=by, at=timezone.now(), before=before, after=after)
-        transaction.on_commit(lambda: live.publish_location(location_id))
+        location_changed.send(sender=Location, location_id=location_id)
     return location
 
 
-class PhoneConflict(Exception):
+class PhoneConflict(StaleVersion[Location]):
+    """The phone number is no longer the one the caller saw; ``current`` is the location now."""
+
     def __init__(self, current: Location) -> None:
-        super().__init__(f"the phone number of location {current.pk} changed meanwhile")
-        self.current = current
+        super().__init__(current, f"the phone number of location {current.pk} changed meanwhile")

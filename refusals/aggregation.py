@@ -1,7 +1,7 @@
 """Aggregation of refusals into the rollup tables, idempotent and self-healing.
 
 The services (refusals/services.py) store a refusal in their own transaction and call
-``enqueue`` after commit. The Celery task runs ``aggregate``, which compares what the
+``tasks.enqueue`` after commit. The Celery task runs ``aggregate``, which compares what the
 refusal says now with where its ``RefusalTally`` says it is counted, and moves the count
 only on a difference: running it twice, or a stale task after a newer one, changes
 nothing. ``sweep`` (a beat task) aggregates every refusal whose tally is missing or
@@ -24,7 +24,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 from django.db.models import (
@@ -45,12 +44,11 @@ from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, TruncDate
 from django.dispatch import Signal
 from django.utils import timezone
 
+from core.time import ZONE  # days and hours in the rollups are Dutch local time, as coordinators read them
 from refusals.models import Refusal, RefusalDaily, RefusalHourly, RefusalTally
 
 logger = logging.getLogger(__name__)
 
-# Days and hours in the rollups are local (Dutch) time, as coordinators read them.
-ZONE = ZoneInfo("Europe/Amsterdam")
 # The sweep aggregates at most this many refusals per run (every minute); the rest next time.
 SWEEP_BATCH = 1000
 # PostgreSQL advisory lock: live aggregation holds it shared, a rebuild exclusively.
@@ -123,32 +121,6 @@ def tally_key(tally: RefusalTally | None) -> Key | None:
         reason=tally.reason,
         board_showed_room=tally.board_showed_room,
     )
-
-
-# --- Enqueueing -------------------------------------------------------------------------
-
-
-def enqueue(refusal_id: int) -> None:
-    """Ask Celery to aggregate the refusal. Never raises: the refusal is already stored.
-
-    Called from ``transaction.on_commit`` in the services, i.e. inside the request. If the
-    broker is unreachable (or an eager run fails) the sweep counts the refusal later.
-    """
-    try:
-        from refusals.tasks import aggregate_refusal
-
-        # Few, short retries: a request must not hang on a broker that is down.
-        aggregate_refusal.apply_async(
-            (refusal_id,),
-            retry=True,
-            retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
-        )
-    except Exception:  # any failure here must not reach the midwife
-        logger.warning(
-            "could not enqueue aggregation of refusal %s; the periodic sweep will count it",
-            refusal_id,
-            exc_info=True,
-        )
 
 
 # --- Live aggregation -----------------------------------------------------------------

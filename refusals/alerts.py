@@ -31,15 +31,12 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from capacity.models import Unit
+from capacity.selectors import obstetric_stops
 from hospitals.models import Location, User
 from refusals import live
-from refusals.models import Alert, Refusal
-from refusals.services import CLOCK_SKEW
+from refusals.models import CLOCK_SKEW, Alert, Refusal
 
 logger = logging.getLogger(__name__)
-
-OBSTETRIC_UNITS = (Unit.Kind.DELIVERY_SUITE, Unit.Kind.BIRTH_CENTRE)
 
 
 @dataclass(frozen=True)
@@ -98,9 +95,7 @@ def region_stops() -> list[Condition]:
     if threshold <= 0:
         return []
     in_stop: dict[int, set[int]] = defaultdict(set)
-    for region_id, location_id in Unit.objects.filter(
-        status=Unit.Status.STOP, kind__in=OBSTETRIC_UNITS, location__active=True
-    ).values_list("location__region_id", "location_id"):
+    for region_id, location_id in obstetric_stops():
         in_stop[region_id].add(location_id)
     return [
         Condition(

@@ -17,7 +17,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from config.websocket import NO_CHANNEL_LAYER
+from core.websocket import NO_CHANNEL_LAYER
 from hospitals.models import Region
 from refusals import live
 from refusals.selectors import statistics_region_ids

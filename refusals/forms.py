@@ -8,8 +8,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from capacity.selectors import obstetric_locations
-from config.forms import TiedErrorsMixin
-from hospitals.models import Location
+from core.forms import TiedErrorsMixin
+from hospitals.models import MAX_WEEKS, MIN_WEEKS, Location
 from refusals.models import Refusal
 from refusals.services import RefusalInput, validate_refusal
 
@@ -30,8 +30,8 @@ class RefusalForm(TiedErrorsMixin, forms.Form):
     gestational_weeks = forms.IntegerField(
         label=_("Gestational age in weeks (optional)"),
         required=False,
-        min_value=16,
-        max_value=44,
+        min_value=MIN_WEEKS,
+        max_value=MAX_WEEKS,
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
     )
     outcome = forms.ChoiceField(

@@ -25,6 +25,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from hospitals.models import Region
+from refusals.models import Alert
 
 logger = logging.getLogger(__name__)
 
@@ -106,8 +107,6 @@ def on_rollups_changed(sender: object, region_ids: set[int] | None = None, **_kw
 
 def banner_alerts(region_id: int, *, now: datetime | None = None) -> list[Any]:
     """The alerts a region's banner shows: not yet acknowledged, raised recently."""
-    from refusals.models import Alert
-
     now = now or timezone.now()
     return list(
         Alert.objects.filter(

@@ -7,19 +7,23 @@ the form warns about (docs/refusals.md).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from config.models import AppendOnlyModel
-from hospitals.models import Location, Organisation, Region
+from core.models import AppendOnlyModel
+from hospitals.models import MAX_WEEKS, MIN_WEEKS, CareType, Location, Organisation, Region
+
+# A phone's clock may run a little ahead of the server's: a refusal "from the future" within
+# this margin is accepted, and alerts count it.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class Refusal(models.Model):
-    class CareType(models.TextChoices):
-        BEGELEIDING = "begeleiding", _("begeleiding (midwife stays in charge)")
-        OVERDRACHT = "overdracht", _("overdracht (transfer of care)")
+    CareType = CareType
 
     class Reason(models.TextChoices):
         NO_DELIVERY_ROOM = "no_delivery_room", _("no delivery room")
@@ -76,7 +80,7 @@ class Refusal(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(gestational_weeks__isnull=True)
-                | models.Q(gestational_weeks__gte=16, gestational_weeks__lte=44),
+                | models.Q(gestational_weeks__gte=MIN_WEEKS, gestational_weeks__lte=MAX_WEEKS),
                 name="refusal_gestational_weeks_16_44",
             ),
             models.CheckConstraint(

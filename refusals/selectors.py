@@ -4,7 +4,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from hospitals.models import User
+from hospitals.models import Region, User
+from hospitals.permissions import has_role
 from refusals.models import Refusal
 
 
@@ -19,9 +20,6 @@ def statistics_region_ids(user: object) -> list[int]:
     The same rule as ``can_view_statistics``, answered without a query for everyone else: the
     alert banner asks on every page.
     """
-    from hospitals.models import Region
-    from hospitals.permissions import has_role
-
     if not has_role(user):
         return []
     u: Any = user

@@ -9,7 +9,7 @@ a refusal: the periodic sweep counts what was missed.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -17,21 +17,19 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from capacity.models import Unit
-from capacity.selectors import obstetric_locations
-from hospitals.models import Location, User
+from capacity.selectors import board_snapshot, obstetric_locations
+from core.exceptions import StaleVersion
+from hospitals.models import MAX_WEEKS, MIN_WEEKS, Location, User
 from hospitals.permissions import can_view_statistics
-from refusals import live
-from refusals.models import Alert, Refusal, RefusalEvent
-
-# A phone's clock may run a little ahead of the server's.
-CLOCK_SKEW = timedelta(minutes=5)
+from refusals import live, tasks
+from refusals.models import CLOCK_SKEW, Alert, Refusal, RefusalEvent
 
 
-class StaleRefusal(Exception):
+class StaleRefusal(StaleVersion[Refusal]):
+    """The midwife edited a refusal on a version that is no longer current; ``current`` is the refusal now."""
+
     def __init__(self, current: Refusal) -> None:
-        super().__init__(f"refusal {current.pk} is at version {current.version}")
-        self.current = current
+        super().__init__(current, f"refusal {current.pk} is at version {current.version}")
 
 
 @dataclass(frozen=True)
@@ -67,8 +65,11 @@ def validate_refusal(data: RefusalInput, *, now: datetime | None = None) -> None
         err("care_type", _("Choose begeleiding or overdracht."))
     if data.reason not in Refusal.Reason.values:
         err("reason", _("Choose the reason the hospital gave."))
-    if data.gestational_weeks is not None and not 16 <= data.gestational_weeks <= 44:
-        err("gestational_weeks", _("Gestational age must lie between 16 and 44 weeks."))
+    if data.gestational_weeks is not None and not MIN_WEEKS <= data.gestational_weeks <= MAX_WEEKS:
+        err(
+            "gestational_weeks",
+            _("Gestational age must lie between %(low)s and %(high)s weeks.") % {"low": MIN_WEEKS, "high": MAX_WEEKS},
+        )
     if data.outcome not in Refusal.Outcome.values:
         err("outcome", _("Choose where the client went."))
     elif data.outcome == Refusal.Outcome.LOCATION:
@@ -84,36 +85,6 @@ def validate_refusal(data: RefusalInput, *, now: datetime | None = None) -> None
         err("note", _("The note can be at most 280 characters."))
     if errors:
         raise ValidationError(errors)
-
-
-def board_snapshot(location_id: int, *, now: datetime) -> tuple[dict[str, object], bool]:
-    """What the board showed for the location now, and whether that looked like room.
-
-    "Room" means an obstetric unit (a birth centre, or a delivery suite where the location
-    offers 24/7 obstetrics, as in the search) that was not in an admission stop, had at
-    least one bed free and was not out of date.
-    """
-    units = []
-    room = False
-    acute = Location.objects.filter(pk=location_id, acute_obstetrics=True).exists()
-    obstetric = (Unit.Kind.DELIVERY_SUITE, Unit.Kind.BIRTH_CENTRE) if acute else (Unit.Kind.BIRTH_CENTRE,)
-    for unit in Unit.objects.filter(location_id=location_id).order_by("kind"):
-        stale = unit.is_stale(now)
-        units.append(
-            {
-                "kind": unit.kind,
-                "status": unit.status,
-                "available": unit.available,
-                "staffed_total": unit.staffed_total,
-                "confirmed_at": unit.confirmed_at.isoformat(),
-                "minutes_since_confirmed": int((now - unit.confirmed_at).total_seconds() // 60),
-                "stale": stale,
-                "version": unit.version,
-            }
-        )
-        if unit.kind in obstetric and unit.status != Unit.Status.STOP and unit.available >= 1 and not stale:
-            room = True
-    return {"at": now.isoformat(), "units": units}, room
 
 
 def refusal_state(refusal: Refusal) -> dict[str, object]:
@@ -226,10 +197,8 @@ def _record(refusal: Refusal, *, action: str, by: User, at: datetime, before: di
 
 
 def _after_commit(refusal_id: int) -> None:
-    """Hook for the aggregation pipeline (refusals/aggregation.py) once the refusal is stored."""
-    from refusals import aggregation
-
-    transaction.on_commit(lambda: aggregation.enqueue(refusal_id))
+    """Hand the refusal to the aggregation pipeline (refusals/tasks.py) once it is stored."""
+    transaction.on_commit(lambda: tasks.enqueue(refusal_id))
 
 
 def alert_acknowledge(*, alert_id: int, by: User) -> Alert:

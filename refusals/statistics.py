@@ -11,15 +11,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from capacity.models import CapacityEvent
+from capacity.selectors import stop_transitions
+from core.time import ZONE
 from hospitals.models import Location, Region
-from refusals.aggregation import ZONE
-from refusals.models import Refusal, RefusalDaily
+from refusals.models import Alert, Refusal, RefusalDaily
 
 PERIOD_KINDS = ("quarter", "month", "week")
 
@@ -199,15 +199,7 @@ def admission_stops(
     locations = region_locations(region)
     if location_id:
         locations = locations.filter(pk=location_id)
-    transitions = (
-        CapacityEvent.objects.filter(unit__location__in=locations, at__lt=end)
-        .filter(
-            (Q(after__status="stop") & ~Q(before__status="stop"))
-            | (Q(before__status="stop") & ~Q(after__status="stop"))
-        )
-        .order_by("unit_id", "at", "id")
-        .values_list("unit_id", "unit__location_id", "at", "after__status")
-    )
+    transitions = stop_transitions(locations.values_list("pk", flat=True), before=end)
     started: dict[int, int] = {}
     seconds: dict[int, float] = {}
     open_since: dict[int, datetime] = {}
@@ -282,8 +274,6 @@ def _compare(current: list[dict[str, Any]], previous: list[dict[str, Any]]) -> l
 
 
 def quarterly_report(region: Region, period: Period, *, now: datetime | None = None) -> QuarterlyReport:
-    from refusals.models import Alert
-
     if period.kind != "quarter":
         raise ValueError("a quarterly report needs a quarter")
     current = statistics(region, period, Filters(), now=now)

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from config.forms import TiedErrorsMixin
+from core.forms import TiedErrorsMixin
 from hospitals.models import Location, Region, User
 from hospitals.permissions import can_view_statistics, has_role
 from refusals import live

@@ -1,10 +1,36 @@
-"""Celery tasks that keep the refusal rollups (refusals/aggregation.py, docs/refusals.md)."""
+"""Celery tasks that keep the refusal rollups and raise alerts (refusals/aggregation.py,
+refusals/alerts.py, docs/refusals.md), and the one way a refusal is handed to them."""
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
-from refusals import aggregation
+from refusals import aggregation, alerts, live
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue(refusal_id: int) -> None:
+    """Ask Celery to aggregate the refusal. Never raises: the refusal is already stored.
+
+    Called from ``transaction.on_commit`` in the services, i.e. inside the request. If the
+    broker is unreachable (or an eager run fails) the sweep counts the refusal later.
+    """
+    try:
+        # Few, short retries: a request must not hang on a broker that is down.
+        aggregate_refusal.apply_async(
+            (refusal_id,),
+            retry=True,
+            retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
+        )
+    except Exception:  # any failure here must not reach the midwife
+        logger.warning(
+            "could not enqueue aggregation of refusal %s; the periodic sweep will count it",
+            refusal_id,
+            exc_info=True,
+        )
 
 
 @shared_task(name="refusals.tasks.aggregate_refusal", acks_late=True, ignore_result=True)
@@ -19,8 +45,6 @@ def sweep_unaggregated() -> dict[str, int]:
 
     After an outage it counts hundreds at once: open statistics pages get one nudge per region.
     """
-    from refusals import live
-
     with live.one_push_per_region():
         return aggregation.sweep()
 
@@ -28,6 +52,4 @@ def sweep_unaggregated() -> dict[str, int]:
 @shared_task(name="refusals.tasks.check_alerts", acks_late=True, ignore_result=True)
 def check_alerts() -> dict[str, int]:
     """Beat task: raise spike alerts (once per episode) and end those that are over. Idempotent."""
-    from refusals import alerts
-
     return alerts.run()

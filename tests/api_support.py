@@ -7,8 +7,8 @@ from typing import Any
 
 from django.test import Client
 
+from api.services import api_token_issue
 from capacity.models import ApiToken
-from capacity.services import api_token_issue
 from hospitals.models import Organisation, Region, User
 
 

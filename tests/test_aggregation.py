@@ -225,8 +225,8 @@ def test_enqueue_never_raises(world: World, monkeypatch: pytest.MonkeyPatch, cap
         raise ConnectionRefusedError("broker down")
 
     monkeypatch.setattr(tasks.aggregate_refusal, "apply_async", broken)
-    with caplog.at_level(logging.WARNING, logger="refusals.aggregation"):
-        aggregation.enqueue(1)
+    with caplog.at_level(logging.WARNING, logger="refusals.tasks"):
+        tasks.enqueue(1)
     assert "sweep will count it" in caplog.text
 
 

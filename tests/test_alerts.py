@@ -177,7 +177,8 @@ import json, time
 import config.asgi  # the web process, as uvicorn loads it
 from celery.signals import task_prerun
 from django.conf import settings
-from capacity import embedded, staleness
+from capacity import staleness
+from core import embedded
 from refusals import aggregation, alerts
 ran = set()
 task_prerun.connect(lambda sender=None, **kw: ran.add(sender.name), weak=False)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 
+from api.services import api_token_revoke
 from capacity.models import ApiToken
-from capacity.services import api_token_revoke
 from config.asgi import application
 from tests.api_support import org_token
 from tests.conftest import World
@@ -130,7 +130,7 @@ async def test_without_a_valid_token_401(world: World, token: str) -> None:
 
 
 async def test_keepalives_and_a_revoked_token_ends_the_stream(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    from capacity import api_stream
+    from api import stream as api_stream
 
     monkeypatch.setattr(api_stream, "KEEPALIVE_SECONDS", 0.1)
     monkeypatch.setattr(api_stream.ApiStreamConsumer, "RECHECK_SECONDS", 0.3)

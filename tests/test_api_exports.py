@@ -14,8 +14,8 @@ from fhir.resources.R4B.location import Location as FhirLocation
 from fhir.resources.R4B.measurereport import MeasureReport
 from lxml import etree
 
-from capacity.exports import edxl
-from capacity.exports.fhir import SANER_PROFILE
+from api.exports import edxl
+from api.exports.fhir import SANER_PROFILE
 from capacity.models import ApiToken, Unit
 from capacity.services import CapacityChange, unit_update_capacity
 from tests.api_support import Api, org_token

@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from config.api import api
+from api.v1 import api
 from hospitals.models import Postcode
 from tests.api_support import org_token, region_token
 from tests.conftest import World

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
+from api.services import api_token_revoke
 from capacity.models import ApiToken, Unit
-from capacity.services import CapacityChange, api_token_revoke, unit_update_capacity
+from capacity.services import CapacityChange, unit_update_capacity
 from tests.api_support import Api, org_token, region_token
 from tests.conftest import World
 from tests.search_world import make_postcodes

@@ -8,8 +8,9 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
+from api.services import api_token_revoke
 from capacity.models import ApiToken, Unit
-from capacity.services import CapacityChange, api_token_revoke, unit_update_capacity
+from capacity.services import CapacityChange, unit_update_capacity
 from config.asgi import application
 from tests.api_support import org_token, region_token
 from tests.conftest import World
@@ -112,7 +113,7 @@ async def test_a_session_cookie_is_not_enough(world: World) -> None:
 
 
 async def test_revoking_the_token_closes_an_open_stream(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    from capacity.api_stream import ApiStreamConsumer
+    from api.stream import ApiStreamConsumer
 
     monkeypatch.setattr(ApiStreamConsumer, "RECHECK_SECONDS", 0.2)
     raw = await database_sync_to_async(org_token)(world.hospital, world.org_admin)

@@ -8,8 +8,9 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from api.services import api_token_revoke
 from capacity.models import ApiToken, CapacityEvent, Unit
-from capacity.services import CapacityChange, api_token_revoke, unit_update_capacity
+from capacity.services import CapacityChange, unit_update_capacity
 from tests.api_support import Api, org_token, region_token
 from tests.conftest import World
 

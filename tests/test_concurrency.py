@@ -55,7 +55,7 @@ def test_one_of_many_simultaneous_writers_of_the_same_version_wins(
             by=world.staff,
             change=CapacityChange(staffed_total=24, available=3 + i, status=Unit.Status.OPEN),
             expected_version=1,
-        )
+        ).unit
 
     results = run_together(write)
 

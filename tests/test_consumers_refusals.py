@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from capacity.models import Unit
 from hospitals.models import User
-from refusals import aggregation, alerts, live
+from refusals import aggregation, alerts, live, tasks
 from refusals.models import Alert, Refusal
 from refusals.services import RefusalInput, alert_acknowledge, refusal_register
 from tests.conftest import World
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Aggregation tasks the services hand to Celery; the test plays the worker."""
     ids: list[int] = []
-    monkeypatch.setattr(aggregation, "enqueue", ids.append)
+    monkeypatch.setattr(tasks, "enqueue", ids.append)
     return ids
 
 

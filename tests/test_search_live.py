@@ -11,10 +11,10 @@ from django.test import Client
 from django.urls import reverse
 
 from capacity.models import Unit
-from capacity.search import live_fingerprint
 from capacity.services import CapacityChange, unit_update_capacity
 from config.asgi import application
 from hospitals.models import User
+from search.selectors import live_fingerprint
 from tests.conftest import World
 from tests.search_world import make_postcodes
 
@@ -68,7 +68,7 @@ async def test_the_list_fetched_after_a_push_shows_the_change_and_the_new_order(
     client = Client()
     await database_sync_to_async(client.force_login)(world.midwife)
     query = {"where": "3584", "care": "overdracht"}
-    results = reverse("capacity:search_results")
+    results = reverse("search:search_results")
 
     def fetch() -> str:
         return client.get(results, query).content.decode()

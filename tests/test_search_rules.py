@@ -6,12 +6,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from capacity.search import requirement_for
 from hospitals.models import CareLevelRules, CareLevelRulesChange
 from hospitals.services import RulesConflict, care_rules_update
+from search.selectors import requirement_for
 from tests.conftest import World
 
-RULES = reverse("capacity:care_rules")
+RULES = reverse("search:care_rules")
 
 
 def post(c, version: int = 1, nicu: int = 30, high_care: int = 33, term: int = 37):  # type: ignore[no-untyped-def]
@@ -107,5 +107,5 @@ def test_service_records_nothing_when_nothing_changes(world: World) -> None:
 
 
 def test_the_search_page_links_the_rules_for_national_administrators_only(world: World, client_for) -> None:
-    assert f'href="{RULES}"' in client_for(world.national_admin).get(reverse("capacity:search")).content.decode()
-    assert f'href="{RULES}"' not in client_for(world.midwife).get(reverse("capacity:search")).content.decode()
+    assert f'href="{RULES}"' in client_for(world.national_admin).get(reverse("search:search")).content.decode()
+    assert f'href="{RULES}"' not in client_for(world.midwife).get(reverse("search:search")).content.decode()

@@ -1,4 +1,4 @@
-"""capacity.search: which locations count for which care, and in what order (docs/search.md)."""
+"""search.selectors: which locations count for which care, and in what order (docs/search.md)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from capacity.models import Unit
-from capacity.search import (
-    MAX_WEEKS,
-    MIN_WEEKS,
+from hospitals.models import MAX_WEEKS, MIN_WEEKS, CareLevelRules, Organisation, User
+from search.selectors import (
     CareType,
     Origin,
     OriginError,
@@ -27,7 +26,6 @@ from capacity.search import (
     search_capacity,
     travel_minutes,
 )
-from hospitals.models import CareLevelRules, Organisation, User
 from tests.search_world import ORIGIN, SearchWorld, make_search_world
 
 pytestmark = pytest.mark.django_db

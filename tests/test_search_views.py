@@ -13,17 +13,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from capacity.models import Unit
-from capacity.search import live_fingerprint
 from hospitals.services import location_set_phone
+from search.selectors import live_fingerprint
 from tests.conftest import World
 from tests.search_world import SearchWorld, make_search_world
 
 SEARCHERS = ["midwife", "coordinator", "org_admin", "national_admin"]
 REFUSED = ["staff", "other_staff", "no_role"]
-SEARCH = reverse("capacity:search")
-RESULTS = reverse("capacity:search_results")
-JSON = reverse("capacity:search_json")
-PLACES = reverse("capacity:search_places")
+SEARCH = reverse("search:search")
+RESULTS = reverse("search:search_results")
+JSON = reverse("search:search_json")
+PLACES = reverse("search:search_places")
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ def test_update_writes_state_history_and_pushes_after_commit(
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         unit = unit_update_capacity(
             unit_id=world.unit.pk, by=world.staff, change=change(available=2), expected_version=1
-        )
+        ).unit
     assert (unit.available, unit.version, unit.updated_by, unit.confirmed_by) == (2, 2, world.staff, world.staff)
     event = CapacityEvent.objects.get()
     assert (event.action, event.source, event.by, event.version) == ("update", "web", world.staff, 2)
@@ -97,14 +97,14 @@ def test_stop_keeps_reason_and_end_and_reopening_clears_them(world: World) -> No
         by=world.staff,
         expected_version=1,
         change=change(available=0, status=Unit.Status.STOP, stop_reason="staff", stop_expected_end=end),
-    )
+    ).unit
     assert (unit.status, unit.stop_reason, unit.stop_expected_end) == ("stop", "staff", end)
     unit = unit_update_capacity(
         unit_id=world.unit.pk,
         by=world.staff,
         expected_version=2,
         change=change(available=2, stop_reason="staff", stop_expected_end=end),
-    )
+    ).unit
     assert (unit.status, unit.stop_reason, unit.stop_expected_end) == ("open", "", None)
 
 
@@ -112,7 +112,7 @@ def test_same_figures_again_only_confirm(world: World) -> None:
     old = Unit.objects.get(pk=world.unit.pk)
     unit = unit_update_capacity(
         unit_id=world.unit.pk, by=world.other_staff, change=change(available=4), expected_version=1
-    )
+    ).unit
     assert unit.version == 1 and unit.confirmed_at > old.confirmed_at and unit.updated_at == old.updated_at
     assert CapacityEvent.objects.get().action == "confirm"
 
@@ -145,6 +145,6 @@ def test_change_is_saved_even_when_redis_is_unreachable(
     with django_capture_on_commit_callbacks(execute=True):
         unit = unit_update_capacity(
             unit_id=world.unit.pk, by=world.staff, change=change(available=1), expected_version=1
-        )
+        ).unit
     assert unit.available == 1 and Unit.objects.get(pk=world.unit.pk).version == 2
     assert CapacityEvent.objects.filter(unit=world.unit).count() == 1

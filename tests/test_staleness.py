@@ -168,7 +168,7 @@ def test_setting_a_new_stop_end_lets_the_stop_be_flagged_again(
         by=world.staff,
         expected_version=2,
         change=CapacityChange(**stop, stop_expected_end=timezone.now() + timedelta(hours=1)),  # type: ignore[arg-type]
-    )
+    ).unit
     assert unit.stop_overdue_flagged_at is None
     assert run_committed(django_capture_on_commit_callbacks)["stop_overdue"] == 0
 
@@ -196,7 +196,7 @@ def test_confirming_or_updating_clears_the_flags_so_they_can_fire_again(
                 by=world.staff,
                 expected_version=1,
                 change=CapacityChange(staffed_total=10, available=available, status=Unit.Status.OPEN),
-            )
+            ).unit
     unit.refresh_from_db()
     assert unit.stale_flagged_at is None and unit.reminder_sent_at is None and not unit.is_stale()
     assert run_committed(django_capture_on_commit_callbacks) == {"stale": 0, "stop_overdue": 0, "reminders": 0}

@@ -53,8 +53,8 @@ def test_org_admin_sees_and_revokes_only_own_organisations_tokens(world: World, 
     own, other = ApiToken.objects.order_by("pk")
     c = client_for(world.org_admin)
     assert [t.pk for t in c.get(URL).context["tokens"]] == [own.pk]
-    assert c.post(reverse("capacity:api_token_revoke", args=[other.pk])).status_code == 404
-    assert c.post(reverse("capacity:api_token_revoke", args=[own.pk])).status_code == 302
+    assert c.post(reverse("api:api_token_revoke", args=[other.pk])).status_code == 404
+    assert c.post(reverse("api:api_token_revoke", args=[own.pk])).status_code == 302
     own.refresh_from_db()
     other.refresh_from_db()
     assert own.revoked_at is not None and other.revoked_at is None
@@ -75,7 +75,7 @@ def test_coordinator_creates_a_statistics_token_for_own_region_only(world: World
 def test_coordinator_cannot_revoke_another_regions_token(world: World, client_for) -> None:
     region_token(world.other_region, world.national_admin)
     token = ApiToken.objects.get()
-    assert client_for(world.coordinator).post(reverse("capacity:api_token_revoke", args=[token.pk])).status_code == 404
+    assert client_for(world.coordinator).post(reverse("api:api_token_revoke", args=[token.pk])).status_code == 404
     token.refresh_from_db()
     assert token.revoked_at is None
 
@@ -94,7 +94,7 @@ def test_other_roles_are_refused(world: World, client_for, persona: str) -> None
     c = client_for(world.personas()[persona])
     assert c.get(URL).status_code == 403
     assert c.post(URL, {"name": "x", "scope": "read"}).status_code == 403
-    assert c.post(reverse("capacity:api_token_revoke", args=[token.pk])).status_code == 403
+    assert c.post(reverse("api:api_token_revoke", args=[token.pk])).status_code == 403
     assert ApiToken.objects.count() == 1 and ApiToken.objects.get().revoked_at is None
 
 

@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import accumulate
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -43,12 +42,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from capacity.models import CapacityEvent, Unit
+from core.time import ZONE
 from hospitals.models import Location, Organisation, Region, User
 from refusals import aggregation
 from refusals.models import Refusal, RefusalEvent, RefusalTally
 from refusals.services import refusal_state
 
-ZONE = ZoneInfo("Europe/Amsterdam")
 USERNAME_PREFIX = "synthetic-"
 PRACTICE_SUFFIX = " (synthetic)"
 NOTE = "synthetic demo data"

@@ -1,0 +1,73 @@
+"""API endpoints for the standard exports of current capacity (FHIR R4, EDXL-HAVE 1.0)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from ninja import Query, Router
+
+from api.base import Problem, not_found, only_query
+from api.exports import edxl, fhir
+from api.exports.common import export_locations
+from capacity.selectors import LocationUnits
+from hospitals.models import Region
+
+router = Router(tags=["standard exports"])
+
+ERRORS = {401: Problem, 404: Problem, 422: Problem, 429: Problem}
+RegionCode = Annotated[
+    str | None,
+    Query(pattern=r"^[a-z0-9-]{1,40}$", description="A region code from /regions; leave out for the whole country."),
+]
+
+
+def _locations(request: HttpRequest, region_code: str | None) -> list[LocationUnits]:
+    only_query(request, "region")
+    region = None
+    if region_code is not None:
+        region = Region.objects.filter(code=region_code).first()
+        if region is None:
+            raise not_found(_("There is no region %(code)s.") % {"code": region_code})
+    locations = export_locations(region)
+    if not locations:
+        raise not_found(_("This region has no locations."))
+    return locations
+
+
+@router.get(
+    "/fhir",
+    response={200: None, **ERRORS},
+    summary="Current capacity as a FHIR R4 Bundle (Location + SANER MeasureReport)",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "A FHIR Bundle of type collection.",
+                "content": {"application/fhir+json": {"schema": {"type": "object"}}},
+            }
+        }
+    },
+)
+def fhir_export(request: HttpRequest, region: RegionCode = None) -> HttpResponse:
+    bundle = fhir.capacity_bundle(_locations(request, region), now=timezone.now())
+    return HttpResponse(bundle.model_dump_json(), content_type="application/fhir+json")
+
+
+@router.get(
+    "/edxl-have",
+    response={200: None, **ERRORS},
+    summary="Current capacity as OASIS EDXL-HAVE 1.0 XML",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "A HospitalStatus document.",
+                "content": {"application/xml": {"schema": {"type": "string"}}},
+            }
+        }
+    },
+)
+def edxl_export(request: HttpRequest, region: RegionCode = None) -> HttpResponse:
+    document = edxl.hospital_status(_locations(request, region), now=timezone.now())
+    return HttpResponse(document, content_type="application/xml; charset=utf-8")

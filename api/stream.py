@@ -1,0 +1,217 @@
+"""The API's machine event stream: JSON capacity events for a region, over a websocket or SSE.
+
+``/api/v1/stream/?region=<code>`` (websocket) or ``/api/v1/events/?region=<code>``
+(Server-Sent Events, e.g. ``curl -N``); leave out ``region`` for the whole country;
+``Authorization: Bearer <token>`` like every API call. On connect the client gets a
+snapshot of every location it watches, then one event per change, each a full state of
+one location (never a delta): apply them by location id. The socket reuses the board's
+transport (capacity/live.py): one Redis subscription per process, a writer and a bounded
+queue per socket; the hub hands it the JSON rendition of each change (``JSON_FRAME``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.utils.translation import gettext as _
+
+from api.base import (
+    ApiProblem,
+    authenticate_token,
+    bearer_from_header,
+    not_found,
+    only_query,
+    problem_response,
+    unauthenticated,
+)
+from api.schemas import LocationOut
+from capacity import live
+from capacity.consumers import MAX_BACKLOG, BoardConsumer
+from capacity.models import ApiToken
+from capacity.selectors import locations_with_units
+from hospitals.models import Region
+
+# Close codes (after the handshake, so that a client can tell why).
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_FOUND = 4404
+CLOSE_RATE_LIMITED = 4429
+
+
+def _authenticate(raw: str) -> tuple[int | None, bool]:
+    """(the token's id if valid, within its rate limit)."""
+    try:
+        token = authenticate_token(raw)
+    except ApiProblem:
+        return None, False
+    return (token.pk if token else None), True
+
+
+def _snapshot(region_id: int | None) -> str:
+    rows = locations_with_units(region=region_id, obstetric_only=False)
+    region = Region.objects.filter(pk=region_id).values_list("code", flat=True).first() if region_id else None
+    return json.dumps(
+        {
+            "type": "snapshot",
+            "region": region,
+            "locations": [LocationOut.of(row).model_dump(mode="json") for row in rows],
+        }
+    )
+
+
+async def _current_snapshot(region_id: int | None) -> str:
+    """The snapshot, rendered again if a change was pushed meanwhile (sent after it, it would undo it)."""
+    frame = ""
+    for _attempt in range(3):
+        seq = live.hub.seq
+        frame = await database_sync_to_async(_snapshot)(region_id)
+        if live.hub.seq == seq:
+            break
+    return frame
+
+
+def _still_valid(token_id: int) -> bool:
+    return ApiToken.objects.filter(pk=token_id, revoked_at__isnull=True).exists()
+
+
+class ApiStreamConsumer(BoardConsumer):
+    lang = live.JSON_FRAME
+    # A revoked token's open stream is closed within this many seconds.
+    RECHECK_SECONDS = 60.0
+    token_id: int | None = None
+    _watch: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        headers: dict[bytes, bytes] = dict(self.scope.get("headers", []))
+        raw = bearer_from_header(headers.get(b"authorization", b"").decode("latin1"))
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
+        code = (query.get("region") or [""])[0]
+        await self.accept()
+        token_id, within_limit = await database_sync_to_async(_authenticate)(raw) if raw else (None, True)
+        if not within_limit:
+            await self.close(code=CLOSE_RATE_LIMITED)
+            return
+        if token_id is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.token_id = token_id
+        if code:
+            region_id = await database_sync_to_async(
+                lambda: Region.objects.filter(code=code).values_list("id", flat=True).first()
+            )()
+            if region_id is None:
+                await self.close(code=CLOSE_NOT_FOUND)
+                return
+            self.region_id = region_id
+        await self._start()
+
+    async def _start(self) -> None:
+        self._start_writer()
+        group = live.region_group(self.region_id) if self.region_id else live.NATIONAL
+        await live.hub.join([group], self)
+        self._watch = asyncio.get_running_loop().create_task(self._watch_token())
+        await self.resync()
+
+    async def _watch_token(self) -> None:
+        """Close the stream once its token is revoked (checked every RECHECK_SECONDS)."""
+        while True:
+            await asyncio.sleep(self.RECHECK_SECONDS)
+            if self.token_id is None or not await database_sync_to_async(_still_valid)(self.token_id):
+                live.hub.leave(self)
+                await self.close(code=CLOSE_UNAUTHENTICATED)
+                return
+
+    def _stop(self) -> None:
+        super()._stop()
+        if self._watch is not None and not self._watch.done() and self._watch is not asyncio.current_task():
+            self._watch.cancel()
+
+    async def resync(self) -> None:
+        self.push(await _current_snapshot(self.region_id))
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        return  # push only
+
+
+# --- Server-Sent Events --------------------------------------------------------------
+
+KEEPALIVE_SECONDS = 15.0  # a comment line now and then keeps proxies from closing an idle stream
+_END = ""  # queued to end a stream whose client stopped reading
+
+
+class _EventQueue:
+    """A hub subscriber that queues JSON frames for one SSE response."""
+
+    lang = live.JSON_FRAME
+
+    def __init__(self, region_id: int | None) -> None:
+        self.region_id = region_id
+        self.queue: asyncio.Queue[str] = asyncio.Queue()
+
+    def push(self, frame: str) -> None:
+        if self.queue.qsize() >= MAX_BACKLOG:
+            live.hub.leave(self)
+            self.queue.put_nowait(_END)
+            return
+        self.queue.put_nowait(frame)
+
+    async def resync(self) -> None:
+        self.push(await _current_snapshot(self.region_id))
+
+
+async def _events(region_id: int | None, token_id: int) -> AsyncIterator[str]:
+    subscriber = _EventQueue(region_id)
+    group = live.region_group(region_id) if region_id else live.NATIONAL
+    await live.hub.join([group], subscriber)
+    try:
+        await subscriber.resync()
+        last_check = time.monotonic()
+        while True:
+            try:
+                frame = await asyncio.wait_for(subscriber.queue.get(), timeout=KEEPALIVE_SECONDS)
+            except TimeoutError:
+                frame = None
+            if frame == _END:
+                return
+            if time.monotonic() - last_check >= ApiStreamConsumer.RECHECK_SECONDS:
+                last_check = time.monotonic()
+                if not await database_sync_to_async(_still_valid)(token_id):
+                    return
+            yield f"data: {frame}\n\n" if frame is not None else ": keepalive\n\n"
+    finally:
+        live.hub.leave(subscriber)
+
+
+@login_not_required
+async def events(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """GET /api/v1/events/: the event stream as ``text/event-stream`` (one ``data:`` line per event)."""
+    if request.method != "GET":
+        return problem_response(request, ApiProblem(405, "method-not-allowed", _("Method not allowed"), _("Use GET.")))
+    raw = bearer_from_header(request.headers.get("Authorization", ""))
+    try:
+        only_query(request, "region")
+        # Over the rate limit: the same 429 problem, with Retry-After, as any other call.
+        token = await database_sync_to_async(authenticate_token)(raw) if raw else None
+    except ApiProblem as problem:
+        return problem_response(request, problem)
+    if token is None:
+        return problem_response(request, unauthenticated())
+    token_id = token.pk
+    region_id = None
+    code = request.GET.get("region")
+    if code is not None:
+        region_id = await database_sync_to_async(
+            lambda: Region.objects.filter(code=code[:40]).values_list("id", flat=True).first()
+        )()
+        if region_id is None:
+            return problem_response(request, not_found(_("There is no region %(code)s.") % {"code": code[:40]}))
+    response = StreamingHttpResponse(_events(region_id, token_id), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass events on at once
+    return response

@@ -1,0 +1,32 @@
+"""The assembled API (/api/v1/): the shared parts (api/base.py) plus every resource's router.
+
+The routers import what they share from ``api.base``, never from here, so that any of
+them can be imported on its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.base import api
+from api.exports.routes import router as exports_router
+from api.locations import router as locations_router
+from api.search import router as search_router
+from api.statistics import router as statistics_router
+from api.units import router as units_router
+
+api.add_router("/", locations_router)
+api.add_router("/", units_router)
+api.add_router("/", statistics_router)
+api.add_router("/", search_router)
+api.add_router("/exports/", exports_router)
+
+__all__ = ["api", "urlpatterns"]
+
+
+def urlpatterns() -> tuple[list[Any], str, str]:
+    """The API's URL patterns, exempt from the login redirect: tokens authenticate them."""
+    patterns, app_name, namespace = api.urls
+    for pattern in patterns:
+        pattern.callback.login_required = False  # type: ignore[union-attr]
+    return patterns, app_name, namespace

@@ -1,0 +1,112 @@
+"""API tokens: organisation administrators manage their organisation's, coordinators their region's.
+
+An organisation token reads capacity and, with the write scope, keeps that organisation's
+units current. A region token (coordinator of that region, or a national administrator)
+reads capacity and the region's refusal statistics. The secret is shown once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods, require_POST
+
+from api.services import api_token_issue, api_token_revoke
+from capacity.models import ApiToken
+from core.forms import TiedErrorsMixin
+from hospitals.models import Organisation, Region
+from hospitals.permissions import is_org_admin, screen_regions
+
+ORGANISATION_SCOPES = [ApiToken.Scope.READ, ApiToken.Scope.WRITE_CAPACITY]
+REGION_SCOPES = [ApiToken.Scope.STATISTICS, ApiToken.Scope.READ]
+
+
+class ApiTokenForm(TiedErrorsMixin, forms.Form):
+    name = forms.CharField(
+        label=gettext_lazy("Name"),
+        max_length=80,
+        help_text=gettext_lazy("Which system uses it, e.g. 'HIS feed'."),
+    )
+    scope = forms.ChoiceField(label=gettext_lazy("Scope"))
+    region: forms.ModelChoiceField[Region] = forms.ModelChoiceField(
+        label=gettext_lazy("Region"), queryset=Region.objects.none(), empty_label=None
+    )
+
+    def __init__(self, *args: Any, organisation: Organisation | None, regions: QuerySet[Region], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        scopes = REGION_SCOPES
+        if organisation is not None:
+            # A midwifery practice has no units to keep current: it only reads.
+            has_units = organisation.locations.filter(active=True).exists()
+            scopes = ORGANISATION_SCOPES if has_units else [ApiToken.Scope.READ]
+        self.fields["scope"].choices = [(s.value, s.label) for s in scopes]  # type: ignore[attr-defined]
+        if organisation is not None:
+            del self.fields["region"]
+        else:
+            self.fields["region"].queryset = regions  # type: ignore[attr-defined]
+
+
+def _owner(request: HttpRequest) -> tuple[Organisation | None, QuerySet[Region]]:
+    """Whose tokens this user manages: their organisation's, or the regions they coordinate."""
+    user = request.user
+    if is_org_admin(user):
+        return user.organisation, Region.objects.none()  # type: ignore[union-attr]
+    regions = screen_regions(user)
+    if regions.exists():
+        return None, regions
+    raise PermissionDenied
+
+
+def _tokens(organisation: Organisation | None, regions: QuerySet[Region]) -> QuerySet[ApiToken]:
+    qs = ApiToken.objects.select_related("organisation", "region", "created_by").order_by("-created_at")
+    if organisation is not None:
+        return qs.filter(organisation=organisation)
+    return qs.filter(region__in=regions)
+
+
+@require_http_methods(["GET", "POST"])
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    organisation, regions = _owner(request)
+    form = ApiTokenForm(request.POST or None, organisation=organisation, regions=regions)
+    new_secret = ""
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            _token, new_secret = api_token_issue(
+                name=form.cleaned_data["name"],
+                scope=form.cleaned_data["scope"],
+                by=request.user,  # type: ignore[arg-type]
+                organisation_id=organisation.pk if organisation else None,
+                region_id=form.cleaned_data["region"].pk if organisation is None else None,
+            )
+            form = ApiTokenForm(organisation=organisation, regions=regions)
+        else:
+            status = 400
+    return render(
+        request,
+        "api/tokens.html",
+        {
+            "form": form,
+            "tokens": _tokens(organisation, regions),
+            "new_secret": new_secret,
+            "organisation": organisation,
+        },
+        status=status,
+    )
+
+
+@require_POST
+def api_token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
+    organisation, regions = _owner(request)
+    token = get_object_or_404(_tokens(organisation, regions), pk=token_id)
+    api_token_revoke(token_id=token.pk, by=request.user)  # type: ignore[arg-type]
+    messages.success(request, _("Token %(name)s revoked.") % {"name": token.name})
+    return redirect("api:api_tokens")

@@ -1,0 +1,92 @@
+"""The search page's websocket: tells an open result list that one of its locations changed.
+
+It rides on the board's push (capacity/live.py): every published row also goes to
+the group of its location, and this socket joins the groups of the locations in
+its result. It forwards no HTML: the page fetches its list again, so ranking,
+stops and the region overflow are decided in one place (capacity/search.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from capacity import live
+from core.websocket import NO_CHANNEL_LAYER
+from hospitals.permissions import can_search
+from search.selectors import live_fingerprint
+
+logger = logging.getLogger(__name__)
+
+CLOSE_BAD_REQUEST = 4400
+CLOSE_FORBIDDEN = 4403
+# More than any search lists (every active location in the country is about 75).
+MAX_LOCATIONS = 200
+
+
+def _location_ids(raw: str) -> list[int] | None:
+    parts = [p for p in raw.split(",") if p]
+    if not parts or len(parts) > MAX_LOCATIONS or not all(p.isdigit() for p in parts):
+        return None
+    return sorted({int(p) for p in parts})
+
+
+class SearchConsumer(AsyncWebsocketConsumer):
+    channel_layer_alias = NO_CHANNEL_LAYER  # frames come from the process's hub, like the board's
+    lang: str = settings.LANGUAGE_CODE  # the hub picks a frame by language; this socket forwards none
+    location_ids: list[int]
+    _pending: asyncio.Task[None] | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            live.hub.leave(self)
+
+    async def connect(self) -> None:
+        if not can_search(self.scope.get("user")):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        ids = _location_ids((query.get("locations") or [""])[0])
+        if ids is None:
+            await self.close(code=CLOSE_BAD_REQUEST)
+            return
+        self.location_ids = ids
+        await self.accept()
+        await live.hub.join([live.location_group(i) for i in ids], self)
+        # Subscribed first, then the state: a change in between reaches the page either way.
+        await self.resync()
+
+    async def disconnect(self, code: int) -> None:
+        live.hub.leave(self)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        return  # push only
+
+    def push(self, frame: str) -> None:
+        """A row of one of our locations was published (called by the hub; never blocks).
+
+        The frame itself is the board's HTML and is not forwarded; one pending notice is
+        enough however many rows arrive before it is sent.
+        """
+        if self._pending is None or self._pending.done():
+            self._pending = asyncio.get_running_loop().create_task(self._send({"type": "changed"}))
+
+    async def resync(self) -> None:
+        fingerprint = await database_sync_to_async(live_fingerprint)(self.location_ids)
+        await self._send({"type": "hello", "fingerprint": fingerprint})
+
+    async def _send(self, message: dict[str, str]) -> None:
+        try:
+            await self.send(text_data=json.dumps(message))
+        except Exception as exc:  # noqa: BLE001 - the client went away
+            logger.info("search socket write failed, dropping it: %r", exc)
+            live.hub.leave(self)

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from search import consumers
+
+websocket_urlpatterns = [
+    path("ws/search/", consumers.SearchConsumer.as_asgi()),
+]

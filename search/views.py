@@ -1,0 +1,151 @@
+"""The capacity search page, its result list (live refresh), its JSON twin, place suggestions, and the rules page.
+
+Thin: each view checks who is asking, validates with SearchForm and calls search.selectors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from hospitals.models import CareLevelRules, CareLevelRulesChange, User
+from hospitals.permissions import can_search, can_set_care_rules
+from hospitals.services import RulesConflict, care_rules_update
+from search.forms import CareRulesForm, SearchForm
+from search.selectors import (
+    CareType,
+    live_fingerprint,
+    place_suggestions,
+    requirement_for,
+    result_data,
+    travel_time_note,
+)
+
+SEARCH_FIELDS = ("where", "care", "weeks")
+
+
+def _searcher(request: HttpRequest) -> User:
+    if not can_search(request.user):
+        raise PermissionDenied
+    return request.user  # type: ignore[return-value]
+
+
+def _results_context(request: HttpRequest, form: SearchForm, user: User) -> dict[str, Any]:
+    result = form.search(region=user.home_region)
+    ids = result.location_ids
+    return {
+        "result": result,
+        "rule": result.requirement.describe(),
+        "travel_time_note": travel_time_note(),
+        "query": form.query(),
+        "ws_path": f"/ws/search/?locations={','.join(map(str, ids))}" if ids else "",
+        "fingerprint": live_fingerprint(ids),
+        "now": timezone.now(),
+    }
+
+
+@require_GET
+def search(request: HttpRequest) -> HttpResponse:
+    user = _searcher(request)
+    bound = any(name in request.GET for name in SEARCH_FIELDS)
+    form = SearchForm(request.GET if bound else None, user=user)
+    context: dict[str, Any] = {"form": form}
+    status = 200
+    if bound:
+        if form.is_valid():
+            context.update(_results_context(request, form, user))
+        else:
+            status = 400
+    return render(request, "search/search.html", context, status=status)
+
+
+@require_GET
+def search_results(request: HttpRequest) -> HttpResponse:
+    """The result list alone: what the page re-fetches when a pushed change concerns one of its locations."""
+    user = _searcher(request)
+    form = SearchForm(request.GET, user=user)
+    if not form.is_valid():
+        return render(request, "search/_search_invalid.html", {"form": form}, status=400)
+    return render(request, "search/_search_results.html", _results_context(request, form, user))
+
+
+@login_not_required
+@require_GET
+def search_json(request: HttpRequest) -> JsonResponse:
+    """The same search for programs and tests: 401 without a session (no login redirect), 403 for other roles."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"error": _("Log in to search.")}, status=401)
+    if not can_search(request.user):
+        return JsonResponse({"error": _("Your role cannot search for capacity.")}, status=403)
+    user: User = request.user  # type: ignore[assignment]
+    form = SearchForm(request.GET, user=user)
+    if not form.is_valid():
+        errors = {field: [e["message"] for e in errs] for field, errs in form.errors.get_json_data().items()}
+        return JsonResponse({"errors": errors}, status=400)
+    return JsonResponse(result_data(form.search(region=user.home_region)))
+
+
+@require_GET
+def place_options(request: HttpRequest) -> HttpResponse:
+    """<option>s for the place field's datalist (htmx, as the midwife types)."""
+    _searcher(request)
+    names = place_suggestions(request.GET.get("where", "")[:80])
+    return render(request, "search/_place_options.html", {"names": names})
+
+
+@require_http_methods(["GET", "POST"])
+def care_rules(request: HttpRequest) -> HttpResponse:
+    """National administrators set the gestational-age thresholds; every change is recorded with who made it."""
+    if not can_set_care_rules(request.user):
+        raise PermissionDenied
+    rules = CareLevelRules.current()
+    form = CareRulesForm(request.POST or None, initial={"version": rules.version, **rules.thresholds()})
+    status = 200
+    conflict = False
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                care_rules_update(
+                    by=request.user,  # type: ignore[arg-type]
+                    nicu_below_weeks=data["nicu_below_weeks"],
+                    high_care_below_weeks=data["high_care_below_weeks"],
+                    term_from_weeks=data["term_from_weeks"],
+                    expected_version=data["version"],
+                )
+            except RulesConflict as exc:
+                rules = exc.current
+                form = CareRulesForm(initial={"version": rules.version, **rules.thresholds()})
+                status, conflict = 409, True
+            except ValidationError as exc:  # a rule the form did not know of
+                form.add_errors_from(exc)
+                status = 400
+            else:
+                messages.success(request, _("Care-level rules saved."))
+                return redirect("search:care_rules")
+        else:
+            status = 400
+    history = CareLevelRulesChange.objects.select_related("by")[:20]
+    # The rule as midwives read it, one sentence per band.
+    bands = [
+        (CareType.OVERDRACHT, rules.nicu_below_weeks - 1),
+        (CareType.OVERDRACHT, rules.nicu_below_weeks),
+        (CareType.OVERDRACHT, rules.high_care_below_weeks),
+        (CareType.OVERDRACHT, rules.term_from_weeks),
+        (CareType.BEGELEIDING, rules.term_from_weeks),
+    ]
+    in_words = [requirement_for(care=care, weeks=weeks, rules=rules).level_rule() for care, weeks in bands]
+    return render(
+        request,
+        "search/care_rules.html",
+        {"form": form, "rules": rules, "history": history, "conflict": conflict, "in_words": in_words},
+        status=status,
+    )
