@@ -1,6 +1,6 @@
 """API: the capacity search (docs/search.md), for any valid token.
 
-The same selector as the midwives' search page (capacity/search.py): locations that
+The same selector as the midwives' search page (search/selectors.py): locations that
 offer the required care, rooms first, then full, then admission stops, each nearest
 first; the region's own locations, and other regions' when the region has no room.
 """

@@ -11,7 +11,7 @@ class TiedErrorsMixin:
     """Mark fields with errors as invalid and point them at their message (screen readers).
 
     Templates render a field's errors in an element with id ``<auto_id>-error``
-    (templates/capacity/_field_errors.html) and its help text, if any, with id ``<auto_id>_helptext``.
+    (templates/core/_field_errors.html) and its help text, if any, with id ``<auto_id>_helptext``.
     """
 
     fields: dict[str, Any]

@@ -2,7 +2,7 @@
 
 Push only; writes travel over normal POSTs. Permission is checked before the consumer
 (and its channel-layer channel) exists: a refused socket never touches Redis, like the
-board's origin check (config/websocket.py).
+board's origin check (core/websocket.py).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ def register(request: HttpRequest) -> HttpResponse:
     initial: dict[str, object] = {}
     if request.GET.get("location", "").isdigit():
         initial["location"] = int(request.GET["location"])
-    # Pre-filled from a capacity-search result (templates/capacity/_search_results.html).
+    # Pre-filled from a capacity-search result (templates/search/_search_results.html).
     if request.GET.get("care_type") in Refusal.CareType.values:
         initial["care_type"] = request.GET["care_type"]
     if request.GET.get("gestational_weeks", "").isdigit():

@@ -3,7 +3,7 @@
 It rides on the board's push (capacity/live.py): every published row also goes to
 the group of its location, and this socket joins the groups of the locations in
 its result. It forwards no HTML: the page fetches its list again, so ranking,
-stops and the region overflow are decided in one place (capacity/search.py).
+stops and the region overflow are decided in one place (search/selectors.py).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from capacity.models import Unit
+from hospitals.models import Location
 from refusals import alerts
 from refusals.models import Alert, Refusal
 from tests.conftest import World
@@ -134,6 +135,14 @@ def test_several_locations_of_a_region_in_admission_stop(world: World, run) -> N
 
 def test_a_neonatal_stop_alone_does_not_count(world: World, run) -> None:  # type: ignore[no-untyped-def]
     stop(world.nicu)
+    stop(world.other_unit)
+    assert run()["raised"] == 0
+
+
+def test_a_delivery_suite_without_24_7_obstetrics_does_not_count(world: World, run) -> None:  # type: ignore[no-untyped-def]
+    """The one obstetric rule (Unit.obstetric_filter), as on the board and in the search."""
+    Location.objects.filter(pk=world.other_location.pk).update(acute_obstetrics=False)
+    stop(world.unit)
     stop(world.other_unit)
     assert run()["raised"] == 0
 

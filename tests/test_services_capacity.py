@@ -10,7 +10,9 @@ from capacity import live
 from capacity.models import CapacityEvent, Unit
 from capacity.services import (
     CapacityChange,
+    UnknownUnitKinds,
     VersionConflict,
+    location_update_capacity,
     unit_confirm_unchanged,
     unit_update_capacity,
 )
@@ -148,3 +150,34 @@ def test_change_is_saved_even_when_redis_is_unreachable(
         ).unit
     assert unit.available == 1 and Unit.objects.get(pk=world.unit.pk).version == 2
     assert CapacityEvent.objects.filter(unit=world.unit).count() == 1
+
+
+def test_a_retried_write_confirms_only_when_the_caller_asks_and_the_figures_match(world: World) -> None:
+    """The retry-as-confirmation rule lives in the service: a hospital system's retry after a lost
+    answer confirms; the staff page (no retry_confirms) still sees the conflict."""
+    first = unit_update_capacity(unit_id=world.unit.pk, by=world.staff, change=change(available=1), expected_version=1)
+    assert first.updated and first.unit.version == 2
+    with pytest.raises(VersionConflict):
+        unit_update_capacity(unit_id=world.unit.pk, by=world.staff, change=change(available=1), expected_version=1)
+    retried = unit_update_capacity(
+        unit_id=world.unit.pk, by=world.staff, change=change(available=1), expected_version=1, retry_confirms=True
+    )
+    assert not retried.updated and retried.unit.version == 2
+    assert CapacityEvent.objects.order_by("at", "id").last().action == "confirm"  # type: ignore[union-attr]
+    # Different figures on a stale version are a real conflict, retry or not.
+    with pytest.raises(VersionConflict) as exc:
+        unit_update_capacity(
+            unit_id=world.unit.pk, by=world.staff, change=change(available=2), expected_version=1, retry_confirms=True
+        )
+    assert exc.value.current.available == 1
+
+
+def test_a_location_write_names_unknown_unit_kinds_and_writes_nothing(world: World) -> None:
+    with pytest.raises(UnknownUnitKinds) as exc:
+        location_update_capacity(
+            location_id=world.location.pk,
+            by=world.staff,
+            changes={"delivery_suite": (change(available=1), None), "medium_care": (change(available=1), None)},
+        )
+    assert exc.value.kinds == ["medium_care"]
+    assert not CapacityEvent.objects.exists()

@@ -112,3 +112,15 @@ def test_an_organisation_without_locations_gets_read_tokens_only(world: World, c
     assert c.post(URL, {"name": "x", "scope": "write-capacity"}).status_code == 400
     assert c.post(URL, {"name": "Praktijksysteem", "scope": "read"}).status_code == 200
     assert ApiToken.objects.get().scope == "read"
+
+
+def test_revoking_records_who_and_when_once(world: World, client_for) -> None:
+    org_token(world.hospital, world.org_admin)
+    token = ApiToken.objects.get()
+    client_for(world.org_admin).post(reverse("api:api_token_revoke", args=[token.pk]))
+    token.refresh_from_db()
+    first = token.revoked_at
+    assert first is not None and token.revoked_by == world.org_admin
+    client_for(world.org_admin).post(reverse("api:api_token_revoke", args=[token.pk]))
+    token.refresh_from_db()
+    assert (token.revoked_at, token.revoked_by) == (first, world.org_admin)

@@ -83,3 +83,24 @@ def test_deactivate_own_members_only(world: World, client_for) -> None:
     c.post(reverse("hospitals:member_toggle", args=[world.org_admin.pk]))
     world.org_admin.refresh_from_db()
     assert world.org_admin.is_active
+
+
+def test_account_changes_record_who_did_what(world: World, client_for) -> None:
+    from hospitals.models import AccountChange
+
+    c = client_for(world.org_admin)
+    c.post(URL, new_account(locations=[world.location.pk]))
+    created = User.objects.get(username="nieuw")
+    c.post(reverse("hospitals:member_toggle", args=[created.pk]))
+    c.post(reverse("hospitals:member_toggle", args=[created.pk]))
+    history = list(
+        AccountChange.objects.filter(account=created).order_by("at", "id").values_list("action", "by__username")
+    )
+    assert history == [
+        ("created", world.org_admin.username),
+        ("deactivated", world.org_admin.username),
+        ("activated", world.org_admin.username),
+    ]
+    # A refused toggle (own account) records nothing.
+    c.post(reverse("hospitals:member_toggle", args=[world.org_admin.pk]))
+    assert not AccountChange.objects.filter(account=world.org_admin).exists()

@@ -68,3 +68,15 @@ def test_empty_label_is_a_400_tied_to_the_field(world: World, client_for) -> Non
     response = client_for(world.coordinator).post(URL, {"label": "", "region": world.region.pk})
     assert response.status_code == 400
     assert 'aria-describedby="id_label-error"' in response.content.decode()
+
+
+def test_revoking_records_who_and_when_once(world: World, client_for) -> None:
+    token, _ = BoardToken.issue(label="a", region=world.region, created_by=world.national_admin)
+    client_for(world.coordinator).post(reverse("capacity:screen_revoke", args=[token.pk]))
+    token.refresh_from_db()
+    first = token.revoked_at
+    assert first is not None and token.revoked_by == world.coordinator
+    # Revoking again (another tab, a national administrator) keeps the first record.
+    client_for(world.national_admin).post(reverse("capacity:screen_revoke", args=[token.pk]))
+    token.refresh_from_db()
+    assert (token.revoked_at, token.revoked_by) == (first, world.coordinator)
