@@ -6,6 +6,7 @@ from django.http import HttpRequest
 
 from api.services import api_token_revoke
 from capacity.models import ApiToken
+from hospitals.http import AuthenticatedRequest
 
 
 @admin.register(ApiToken)
@@ -44,6 +45,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return False  # the history points at the token that made a change
 
     @admin.action(description="Revoke the selected API tokens")
-    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+    def revoke(self, request: AuthenticatedRequest, queryset: QuerySet[ApiToken]) -> None:
         for token_id in queryset.filter(revoked_at__isnull=True).values_list("pk", flat=True):
-            api_token_revoke(token_id=token_id, by=request.user)  # type: ignore[arg-type]
+            api_token_revoke(token_id=token_id, by=request.user)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from django.utils import timezone
 from ninja import Field, Schema
-from pydantic import AwareDatetime, ConfigDict, field_validator
+from pydantic import AwareDatetime, ConfigDict, TypeAdapter, field_validator
 
 from capacity.models import CapacityEvent, Unit
 from capacity.selectors import LocationUnits
@@ -19,10 +19,18 @@ MAX_ID = 2**63 - 1
 UnitKind = Literal["delivery_suite", "birth_centre", "nicu", "high_care", "medium_care"]
 Status = Literal["open", "limited", "stop"]
 StopReason = Literal["beds", "staff", "other"]
+Action = Literal["update", "confirm", "stale", "stop_overdue"]
+Source = Literal["web", "api", "system", "admin"]
 Version = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Beds = Annotated[int, Field(ge=0, le=9999)]
 # How far ahead a stop's expected end may lie (a typo guard: stops last hours or days).
 MAX_STOP_AHEAD = timedelta(days=366)
+# The models store these as text with choices; read back, each is checked against its Literal.
+_unit_kind = TypeAdapter(UnitKind).validate_python
+_status = TypeAdapter(Status).validate_python
+_stop_reason = TypeAdapter(StopReason | None).validate_python
+_action = TypeAdapter(Action).validate_python
+_source = TypeAdapter(Source).validate_python
 
 
 def plain_text(value: str) -> str:
@@ -62,15 +70,15 @@ class UnitOut(Schema):
         return UnitOut(
             id=unit.pk,
             location_id=unit.location_id,
-            kind=unit.kind,  # type: ignore[arg-type]
-            kind_label=str(unit.get_kind_display()),  # type: ignore[attr-defined]
+            kind=_unit_kind(unit.kind),
+            kind_label=str(unit.get_kind_display()),
             staffed_total=unit.staffed_total,
             available=unit.available,
-            status=unit.status,  # type: ignore[arg-type]
-            stop_reason=unit.stop_reason or None,  # type: ignore[arg-type]
+            status=_status(unit.status),
+            stop_reason=_stop_reason(unit.stop_reason or None),
             stop_expected_end=unit.stop_expected_end,
             note=unit.note,
-            colour=unit.colour,  # type: ignore[arg-type]
+            colour=unit.colour,
             version=unit.version,
             updated_at=unit.updated_at,
             confirmed_at=unit.confirmed_at,
@@ -223,8 +231,8 @@ class ConfirmIn(Schema):
 
 class HistoryEntry(Schema):
     at: datetime
-    action: Literal["update", "confirm", "stale", "stop_overdue"]
-    source: Literal["web", "api", "system", "admin"]
+    action: Action
+    source: Source
     version: int
     before: dict[str, object]
     after: dict[str, object]
@@ -236,8 +244,8 @@ class HistoryEntry(Schema):
     def of(event: CapacityEvent, *, own_organisation: bool = False) -> HistoryEntry:
         return HistoryEntry(
             at=event.at,
-            action=event.action,  # type: ignore[arg-type]
-            source=event.source,  # type: ignore[arg-type]
+            action=_action(event.action),
+            source=_source(event.source),
             version=event.version,
             before=event.before,
             after=event.after,

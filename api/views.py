@@ -13,7 +13,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -21,7 +21,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from api.services import api_token_issue, api_token_revoke
 from capacity.models import ApiToken
-from core.forms import TiedErrorsMixin
+from core.forms import TiedErrorsMixin, form_field
+from hospitals.http import AuthenticatedRequest
 from hospitals.models import Organisation, Region
 from hospitals.permissions import is_org_admin, screen_regions
 
@@ -47,18 +48,18 @@ class ApiTokenForm(TiedErrorsMixin, forms.Form):
             # A midwifery practice has no units to keep current: it only reads.
             has_units = organisation.locations.filter(active=True).exists()
             scopes = ORGANISATION_SCOPES if has_units else [ApiToken.Scope.READ]
-        self.fields["scope"].choices = [(s.value, s.label) for s in scopes]  # type: ignore[attr-defined]
+        form_field(self, "scope", forms.ChoiceField).choices = [(s.value, s.label) for s in scopes]
         if organisation is not None:
             del self.fields["region"]
         else:
-            self.fields["region"].queryset = regions  # type: ignore[attr-defined]
+            form_field(self, "region", forms.ModelChoiceField).queryset = regions
 
 
-def _owner(request: HttpRequest) -> tuple[Organisation | None, QuerySet[Region]]:
+def _owner(request: AuthenticatedRequest) -> tuple[Organisation | None, QuerySet[Region]]:
     """Whose tokens this user manages: their organisation's, or the regions they coordinate."""
     user = request.user
     if is_org_admin(user):
-        return user.organisation, Region.objects.none()  # type: ignore[union-attr]
+        return user.organisation, Region.objects.none()
     regions = screen_regions(user)
     if regions.exists():
         return None, regions
@@ -73,7 +74,7 @@ def _tokens(organisation: Organisation | None, regions: QuerySet[Region]) -> Que
 
 
 @require_http_methods(["GET", "POST"])
-def api_tokens(request: HttpRequest) -> HttpResponse:
+def api_tokens(request: AuthenticatedRequest) -> HttpResponse:
     organisation, regions = _owner(request)
     form = ApiTokenForm(request.POST or None, organisation=organisation, regions=regions)
     new_secret = ""
@@ -83,7 +84,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
             _token, new_secret = api_token_issue(
                 name=form.cleaned_data["name"],
                 scope=form.cleaned_data["scope"],
-                by=request.user,  # type: ignore[arg-type]
+                by=request.user,
                 organisation_id=organisation.pk if organisation else None,
                 region_id=form.cleaned_data["region"].pk if organisation is None else None,
             )
@@ -104,9 +105,9 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def api_token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
+def api_token_revoke_view(request: AuthenticatedRequest, token_id: int) -> HttpResponse:
     organisation, regions = _owner(request)
     token = get_object_or_404(_tokens(organisation, regions), pk=token_id)
-    api_token_revoke(token_id=token.pk, by=request.user)  # type: ignore[arg-type]
+    api_token_revoke(token_id=token.pk, by=request.user)
     messages.success(request, _("Token %(name)s revoked.") % {"name": token.name})
     return redirect("api:api_tokens")

@@ -19,7 +19,7 @@ postcode (a local midwife), it times:
 
 Baselines in the same run, same number of repetitions: a bare query of every unit with its
 location (``list(Unit.objects.select_related("location"))``), and the national board selector
-(``board_locations(region=None)``), which reads the same rows the search reads.
+(``locations_with_units(region=None)``), which reads the same rows the search reads.
 
 Informational: exits 0 whatever the figures.
 """
@@ -98,7 +98,7 @@ def main() -> int:
     from django.utils import timezone
 
     from capacity.models import Unit
-    from capacity.selectors import board_locations
+    from capacity.selectors import locations_with_units
     from hospitals.models import Location, Organisation, Postcode, User
     from search.selectors import CareType, distance_km, parse_origin, search_capacity
 
@@ -155,7 +155,7 @@ def main() -> int:
         return len(list(Unit.objects.select_related("location")))
 
     def board(_case: object) -> int:
-        return len(board_locations(region=None))
+        return len(locations_with_units(region=None))
 
     counts = [selector(case) for case in cases]
     print(

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -5,6 +7,7 @@ from django.http import HttpRequest
 from capacity.models import BoardToken, CapacityEvent, Unit
 from capacity.services import board_token_revoke
 from core.admin import ReadOnlyAdmin
+from hospitals.http import AuthenticatedRequest, request_user
 
 
 @admin.register(Unit)
@@ -28,7 +31,7 @@ class UnitAdmin(admin.ModelAdmin):
         "confirmed_by",
     ]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Unit | None = None) -> list[str]:  # type: ignore[override]
+    def get_readonly_fields(self, request: HttpRequest, obj: Unit | None = None) -> list[str]:
         return [*self.state_fields, "staffed_total", "location", "kind"] if obj else []
 
 
@@ -46,13 +49,13 @@ class BoardTokenAdmin(admin.ModelAdmin):
     actions = ["revoke"]
 
     @admin.action(description="Revoke the selected links")
-    def revoke(self, request: HttpRequest, queryset: QuerySet[BoardToken]) -> None:
+    def revoke(self, request: AuthenticatedRequest, queryset: QuerySet[BoardToken]) -> None:
         for token_id in queryset.filter(revoked_at__isnull=True).values_list("pk", flat=True):
-            board_token_revoke(token_id=token_id, by=request.user)  # type: ignore[arg-type]
+            board_token_revoke(token_id=token_id, by=request.user)
 
-    def save_model(self, request: HttpRequest, obj: BoardToken, form, change: bool) -> None:  # type: ignore[no-untyped-def]
+    def save_model(self, request: HttpRequest, obj: BoardToken, form: Any, change: bool) -> None:
         if not change:
-            obj.created_by = request.user  # type: ignore[assignment]
+            obj.created_by = request_user(request)
             raw = obj.issue_raw()
             self.message_user(request, f"Wall-screen link (shown once): /board/screen/{raw}/")
         super().save_model(request, obj, form, change)

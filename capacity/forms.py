@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from capacity.models import Unit
 from capacity.services import CapacityChange, validate_change
-from core.forms import TiedErrorsMixin
+from core.forms import TiedErrorsMixin, form_field
 from hospitals.models import Region
 
 
@@ -83,4 +83,4 @@ class BoardTokenForm(TiedErrorsMixin, forms.Form):
 
     def __init__(self, *args: Any, regions: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["region"].queryset = regions  # type: ignore[attr-defined]
+        form_field(self, "region", forms.ModelChoiceField).queryset = regions

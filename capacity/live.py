@@ -113,8 +113,8 @@ class Hub:
         try:
             if settings.REDIS_URL:
                 self._redis().publish(self.channel, json.dumps(event))
-            elif self.loop is not None and not self.loop.is_closed():
-                self.loop.call_soon_threadsafe(lambda: self.loop.create_task(self.dispatch(event)))  # type: ignore[union-attr]
+            elif (loop := self.loop) is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(lambda: loop.create_task(self.dispatch(event)))
         except (redis.RedisError, RuntimeError):
             # Boards pick the change up from the snapshot they get on reconnect.
             logger.exception("live push of %s failed", event.get("location_id"))

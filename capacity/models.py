@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.db import models
@@ -112,7 +112,7 @@ class Unit(models.Model):
         )
 
     @property
-    def colour(self) -> str:
+    def colour(self) -> Literal["green", "orange", "red"]:
         """Traffic-light rule of the Gelderse Vallei pilot: green 2+, orange 1, red 0 or stop."""
         if self.status == self.Status.STOP or self.available == 0:
             return "red"

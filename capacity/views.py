@@ -22,7 +22,8 @@ from capacity.services import (
     unit_confirm_unchanged,
     unit_update_capacity,
 )
-from hospitals.models import Location, Region, User
+from hospitals.http import AuthenticatedRequest
+from hospitals.models import Location, Region
 from hospitals.permissions import can_edit_unit, can_view_board, has_role, is_hospital_staff, screen_regions
 
 
@@ -32,21 +33,21 @@ def _require(allowed: bool) -> None:
 
 
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedRequest) -> HttpResponse:
     user = request.user
     _require(has_role(user))
     if is_hospital_staff(user):
         return redirect("capacity:my_units")
-    region = user.home_region  # type: ignore[union-attr]
+    region = user.home_region
     if region is None:
         return redirect("capacity:board_national")
     return redirect("capacity:board_region", region_code=region.code)
 
 
-def _board_context(request: HttpRequest, region: Region | None) -> dict[str, object]:
-    rows = selectors.favourites_first(selectors.locations_with_units(region=region), request.user)  # type: ignore[arg-type]
+def _board_context(request: AuthenticatedRequest, region: Region | None) -> dict[str, object]:
+    rows = selectors.favourites_first(selectors.locations_with_units(region=region), request.user)
     scope = region.code if region else "national"
-    lang = request.LANGUAGE_CODE  # type: ignore[attr-defined]
+    lang = request.LANGUAGE_CODE
     return {
         "region": region,
         "regions": selectors.regions_with_locations(),
@@ -64,23 +65,23 @@ def _scope_region(scope: str) -> Region | None:
 
 
 @require_GET
-def board(request: HttpRequest, region_code: str | None = None) -> HttpResponse:
+def board(request: AuthenticatedRequest, region_code: str | None = None) -> HttpResponse:
     _require(can_view_board(request.user))
     region = _scope_region(region_code) if region_code else None
     return render(request, "capacity/board.html", _board_context(request, region))
 
 
 @require_GET
-def board_rows(request: HttpRequest, scope: str) -> HttpResponse:
+def board_rows(request: AuthenticatedRequest, scope: str) -> HttpResponse:
     """The board's list alone: the polling fallback when the websocket cannot connect."""
     _require(can_view_board(request.user))
     return render(request, "capacity/_board_list.html", _board_context(request, _scope_region(scope)))
 
 
 @require_POST
-def toggle_favourite(request: HttpRequest, location_id: int) -> HttpResponse:
+def toggle_favourite(request: AuthenticatedRequest, location_id: int) -> HttpResponse:
     _require(can_view_board(request.user))
-    user: User = request.user  # type: ignore[assignment]
+    user = request.user
     location = get_object_or_404(Location, pk=location_id, active=True)
     if user.favourite_locations.filter(pk=location.pk).exists():
         user.favourite_locations.remove(location)
@@ -105,7 +106,7 @@ def screen(request: HttpRequest, token: str) -> HttpResponse:
         {
             "region": region,
             "rows": rows,
-            "ws_path": f"/ws/board/screen/{token}/?lang={request.LANGUAGE_CODE}",  # type: ignore[attr-defined]
+            "ws_path": f"/ws/board/screen/{token}/?lang={request.LANGUAGE_CODE}",
             "rows_url": "",
             "scope": scope,
             "now": timezone.now(),
@@ -114,7 +115,7 @@ def screen(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def screens(request: HttpRequest) -> HttpResponse:
+def screens(request: AuthenticatedRequest) -> HttpResponse:
     """Coordinators manage the wall-screen links of their region (national admins: all)."""
     regions = screen_regions(request.user)
     _require(regions.exists())
@@ -126,7 +127,7 @@ def screens(request: HttpRequest) -> HttpResponse:
             _token, raw = board_token_issue(
                 label=form.cleaned_data["label"],
                 region_id=form.cleaned_data["region"].pk,
-                by=request.user,  # type: ignore[arg-type]
+                by=request.user,
             )
             new_link = request.build_absolute_uri(reverse("capacity:screen", args=[raw]))
             form = BoardTokenForm(regions=regions)
@@ -141,11 +142,11 @@ def screens(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def screen_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+def screen_revoke(request: AuthenticatedRequest, token_id: int) -> HttpResponse:
     regions = screen_regions(request.user)
     _require(regions.exists())
     token = get_object_or_404(BoardToken, pk=token_id, region__in=regions)
-    board_token_revoke(token_id=token.pk, by=request.user)  # type: ignore[arg-type]
+    board_token_revoke(token_id=token.pk, by=request.user)
     messages.success(request, _("Link %(label)s revoked.") % {"label": token.label})
     return redirect("capacity:screens")
 
@@ -154,35 +155,35 @@ def screen_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
 
 
 @require_GET
-def my_units(request: HttpRequest) -> HttpResponse:
+def my_units(request: AuthenticatedRequest) -> HttpResponse:
     _require(is_hospital_staff(request.user))
-    units = list(selectors.units_for_staff(request.user))  # type: ignore[arg-type]
+    units = list(selectors.units_for_staff(request.user))
     forms = [UnitCapacityForm.for_unit(unit) for unit in units]
     return render(request, "capacity/my_units.html", {"forms": forms, "now": timezone.now()})
 
 
 def _unit_response(
-    request: HttpRequest, form: UnitCapacityForm, *, status: int = 200, conflict: Unit | None = None
+    request: AuthenticatedRequest, form: UnitCapacityForm, *, status: int = 200, conflict: Unit | None = None
 ) -> HttpResponse:
     context = {"form": form, "conflict": conflict, "now": timezone.now()}
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return render(request, "capacity/_unit_form.html", context, status=status)
     # Without JavaScript: the whole page, with this unit's form as submitted.
-    units = list(selectors.units_for_staff(request.user))  # type: ignore[arg-type]
+    units = list(selectors.units_for_staff(request.user))
     forms = [form if u.pk == form.unit.pk else UnitCapacityForm.for_unit(u) for u in units]
     return render(
         request, "capacity/my_units.html", {"forms": forms, "conflict": conflict, "now": timezone.now()}, status=status
     )
 
 
-def _editable_unit(request: HttpRequest, unit_id: int) -> Unit:
+def _editable_unit(request: AuthenticatedRequest, unit_id: int) -> Unit:
     unit = get_object_or_404(Unit.objects.select_related("location"), pk=unit_id)
     _require(can_edit_unit(request.user, unit))
     return unit
 
 
-def _saved(request: HttpRequest, unit: Unit, message: str) -> HttpResponse:
-    if request.htmx:  # type: ignore[attr-defined]
+def _saved(request: AuthenticatedRequest, unit: Unit, message: str) -> HttpResponse:
+    if request.htmx:
         form = UnitCapacityForm.for_unit(unit)
         return render(request, "capacity/_unit_form.html", {"form": form, "saved": message, "now": timezone.now()})
     messages.success(request, message)
@@ -190,7 +191,7 @@ def _saved(request: HttpRequest, unit: Unit, message: str) -> HttpResponse:
 
 
 @require_POST
-def unit_update(request: HttpRequest, unit_id: int) -> HttpResponse:
+def unit_update(request: AuthenticatedRequest, unit_id: int) -> HttpResponse:
     unit = _editable_unit(request, unit_id)
     form = UnitCapacityForm(request.POST, unit=unit)
     if not form.is_valid():
@@ -198,7 +199,7 @@ def unit_update(request: HttpRequest, unit_id: int) -> HttpResponse:
     try:
         unit = unit_update_capacity(
             unit_id=unit.pk,
-            by=request.user,  # type: ignore[arg-type]
+            by=request.user,
             change=form.change(),
             expected_version=form.cleaned_data["version"],
         ).unit
@@ -209,7 +210,7 @@ def unit_update(request: HttpRequest, unit_id: int) -> HttpResponse:
 
 
 @require_POST
-def unit_confirm(request: HttpRequest, unit_id: int) -> HttpResponse:
+def unit_confirm(request: AuthenticatedRequest, unit_id: int) -> HttpResponse:
     unit = _editable_unit(request, unit_id)
     form = ConfirmForm(request.POST)
     if not form.is_valid():
@@ -217,7 +218,7 @@ def unit_confirm(request: HttpRequest, unit_id: int) -> HttpResponse:
     try:
         unit = unit_confirm_unchanged(
             unit_id=unit.pk,
-            by=request.user,  # type: ignore[arg-type]
+            by=request.user,
             expected_version=form.cleaned_data["version"],
         )
     except VersionConflict as conflict:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -158,7 +159,7 @@ REDIS_URL = env_str("REDIS_URL")
 # a process serving thousands of boards needs far more headroom (docs/realtime.md).
 REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 10000)
 if REDIS_URL:
-    CHANNEL_LAYERS = {
+    CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
@@ -199,7 +200,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout"
 CELERY_TIMEZONE = TIME_ZONE
 # Embedded mode has no beat process: the web process runs the schedule in a thread.
 EMBEDDED_BEAT = env_bool("EMBEDDED_BEAT", default=True)
-CELERY_BEAT_SCHEDULE = {
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "capacity-staleness": {
         "task": "capacity.tasks.check_staleness",
         "schedule": env_int("STALENESS_CHECK_SECONDS", 60),

@@ -29,10 +29,7 @@ def start_periodic_tasks() -> None:
     # lookups by name below fail with NotRegistered.
     app.loader.import_default_modules()
     # Every entry of the beat schedule, each on its own interval; tasks run in-process.
-    entries = [
-        (str(entry["task"]), float(entry["schedule"]))  # type: ignore[arg-type]
-        for entry in settings.CELERY_BEAT_SCHEDULE.values()
-    ]
+    entries = [(str(entry["task"]), float(entry["schedule"])) for entry in settings.CELERY_BEAT_SCHEDULE.values()]
     stop = threading.Event()
 
     def loop() -> None:

@@ -51,7 +51,7 @@ class UserAdmin(BaseUserAdmin):
     list_display = ["username", "email", "role", "organisation", "region", "is_active"]
     list_filter = ["role", "is_active", "region"]
     fieldsets = (
-        *BaseUserAdmin.fieldsets,  # type: ignore[misc]
+        *(BaseUserAdmin.fieldsets or ()),
         ("Role", {"fields": ("role", "organisation", "region", "locations", "favourite_locations")}),
     )
     filter_horizontal = ["locations", "favourite_locations", "groups", "user_permissions"]

@@ -6,7 +6,7 @@ from django import forms
 from django.contrib.auth.forms import BaseUserCreationForm
 from django.utils.translation import gettext_lazy as _
 
-from core.forms import TiedErrorsMixin
+from core.forms import TiedErrorsMixin, form_field
 from hospitals.models import Location, Organisation, User
 from hospitals.phones import MAX_INPUT_LENGTH as PHONE_INPUT_LENGTH
 from hospitals.phones import parse_dutch_phone
@@ -32,10 +32,14 @@ class MemberCreateForm(TiedErrorsMixin, BaseUserCreationForm):
         super().__init__(*args, **kwargs)
         self.organisation = organisation
         allowed = ROLES_BY_KIND[organisation.kind]
-        self.fields["role"].choices = [(value, label) for value, label in User.Role.choices if value in allowed]  # type: ignore[attr-defined]
+        form_field(self, "role", forms.ChoiceField).choices = [
+            (value, label) for value, label in User.Role.choices if value in allowed
+        ]
         self.fields["role"].required = True
         self.fields["email"].required = True
-        self.fields["locations"].queryset = Location.objects.filter(organisation=organisation, active=True)  # type: ignore[attr-defined]
+        form_field(self, "locations", forms.ModelMultipleChoiceField).queryset = Location.objects.filter(
+            organisation=organisation, active=True
+        )
         self.fields["locations"].help_text = _("For hospital staff: the locations whose units they keep up to date.")
 
     def clean(self) -> dict[str, Any]:

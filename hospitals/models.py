@@ -293,8 +293,9 @@ class User(AbstractUser):
         if self.role == self.Role.HOSPITAL_STAFF:
             first = self.locations.select_related("region").first()
             return first.region if first else None
-        if self.organisation_id is not None:
-            return self.organisation.region  # type: ignore[union-attr]
+        organisation = self.organisation  # no query without an organisation_id
+        if organisation is not None:
+            return organisation.region
         return self.region
 
 

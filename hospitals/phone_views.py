@@ -5,27 +5,28 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from hospitals.forms import LocationPhoneForm
-from hospitals.models import Location, User
+from hospitals.http import AuthenticatedRequest
+from hospitals.models import Location
 from hospitals.permissions import can_manage_phones, can_set_location_phone
 from hospitals.selectors import phone_book, phone_history
 from hospitals.services import PhoneConflict, location_set_phone
 
 
 @require_GET
-def phones(request: HttpRequest) -> HttpResponse:
+def phones(request: AuthenticatedRequest) -> HttpResponse:
     if not can_manage_phones(request.user):
         raise PermissionDenied
     return render(request, "hospitals/phones.html", {"locations": phone_book(request.user)})
 
 
 @require_http_methods(["GET", "POST"])
-def phone_edit(request: HttpRequest, location_id: int) -> HttpResponse:
+def phone_edit(request: AuthenticatedRequest, location_id: int) -> HttpResponse:
     location = get_object_or_404(Location, pk=location_id, active=True)
     if not can_set_location_phone(request.user, location):
         raise PermissionDenied
@@ -34,11 +35,10 @@ def phone_edit(request: HttpRequest, location_id: int) -> HttpResponse:
     conflict = False
     if request.method == "POST":
         if form.is_valid():
-            user: User = request.user  # type: ignore[assignment]
             try:
                 location = location_set_phone(
                     location_id=location.pk,
-                    by=user,
+                    by=request.user,
                     phone=form.cleaned_data["phone"],
                     # Without the number the page showed, the last word wins (e.g. a script).
                     expected=form.cleaned_data["seen"] if "seen" in request.POST else None,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, Literal
@@ -452,7 +452,7 @@ def hourly_from_rollups(*, region_id: int | None = None) -> HourlyCounts:
 def differences() -> list[str]:
     """How the live rollups differ from a fresh count of the refusals (empty: they agree)."""
     lines: list[str] = []
-    pairs: Iterable[tuple[str, dict, dict]] = (  # type: ignore[type-arg]
+    pairs: Iterable[tuple[str, Mapping[Any, object], Mapping[Any, object]]] = (
         ("daily", daily_from_rollups(), daily_from_refusals()),
         ("hourly", hourly_from_rollups(), hourly_from_refusals()),
     )

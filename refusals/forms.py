@@ -8,13 +8,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from capacity.selectors import obstetric_locations
-from core.forms import TiedErrorsMixin
+from core.forms import TiedErrorsMixin, form_field
 from hospitals.models import MAX_WEEKS, MIN_WEEKS, Location
 from refusals.models import Refusal
 from refusals.services import RefusalInput, validate_refusal
 
 
-class LocationChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+class LocationChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Location) -> str:
         return f"{obj.name} ({obj.city})"
 
@@ -58,8 +58,8 @@ class RefusalForm(TiedErrorsMixin, forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         locations = obstetric_locations().order_by("name")
-        self.fields["location"].queryset = locations  # type: ignore[attr-defined]
-        self.fields["outcome_location"].queryset = locations  # type: ignore[attr-defined]
+        form_field(self, "location", LocationChoiceField).queryset = locations
+        form_field(self, "outcome_location", LocationChoiceField).queryset = locations
         if not self.is_bound and "occurred_at" not in self.initial:
             self.initial["occurred_at"] = timezone.localtime().replace(second=0, microsecond=0)
 

@@ -18,7 +18,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from core.forms import TiedErrorsMixin
+from core.forms import TiedErrorsMixin, form_field
+from hospitals.http import AuthenticatedRequest
 from hospitals.models import Location, Region, User
 from hospitals.permissions import can_view_statistics, has_role
 from refusals import live
@@ -62,7 +63,7 @@ class StatisticsFilterForm(TiedErrorsMixin, forms.Form):
 
     def __init__(self, *args: Any, region: Region, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["location"].queryset = region_locations(region)  # type: ignore[attr-defined]
+        form_field(self, "location", forms.ModelChoiceField).queryset = region_locations(region)
 
     def clean_start(self) -> date | None:
         start: date | None = self.cleaned_data.get("start")
@@ -87,15 +88,15 @@ class StatisticsFilterForm(TiedErrorsMixin, forms.Form):
         )
 
 
-def _statistics_user(request: HttpRequest) -> User:
-    user: Any = request.user
+def _statistics_user(request: AuthenticatedRequest) -> User:
+    user = request.user
     if not has_role(user) or not (user.role in (User.Role.COORDINATOR, User.Role.NATIONAL_ADMIN) or user.is_superuser):
         raise PermissionDenied
-    return user  # type: ignore[no-any-return]
+    return user
 
 
 @require_GET
-def statistics_index(request: HttpRequest) -> HttpResponse:
+def statistics_index(request: AuthenticatedRequest) -> HttpResponse:
     user = _statistics_user(request)
     if user.role == User.Role.COORDINATOR and not user.is_superuser:
         if user.region is None:
@@ -106,7 +107,7 @@ def statistics_index(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def statistics_region(request: HttpRequest, region_code: str) -> HttpResponse:
+def statistics_region(request: AuthenticatedRequest, region_code: str) -> HttpResponse:
     user = _statistics_user(request)
     region = get_object_or_404(Region, code=region_code)
     if not can_view_statistics(user, region):
@@ -147,7 +148,7 @@ def statistics_region(request: HttpRequest, region_code: str) -> HttpResponse:
         applied=_applied(form),
         report_quarter=_quarter_value(Period.containing("quarter", stats.period.start)),
     )
-    if request.htmx and request.htmx.target == "stats-body":  # type: ignore[attr-defined]
+    if request.htmx and request.htmx.target == "stats-body":
         # The live refresh (static/js/stats.js): just the figures, for the same period and filters.
         response = render(request, "refusals/_stats_body.html", context)
     else:
@@ -239,13 +240,13 @@ def _xlsx(stats: Statistics) -> HttpResponse:
 
 
 @require_POST
-def alert_acknowledge_view(request: HttpRequest, alert_id: int) -> HttpResponse:
+def alert_acknowledge_view(request: AuthenticatedRequest, alert_id: int) -> HttpResponse:
     user = _statistics_user(request)
     alert = get_object_or_404(Alert.objects.select_related("region"), pk=alert_id)
     if not can_view_statistics(user, alert.region):
         raise PermissionDenied
     alert_acknowledge(alert_id=alert.pk, by=user)
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         # The region's banner without this alert (other open pages get the same by push).
         return render(
             request,
@@ -283,7 +284,7 @@ class QuarterForm(TiedErrorsMixin, forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["quarter"].choices = _quarter_choices()  # type: ignore[attr-defined]
+        form_field(self, "quarter", forms.ChoiceField).choices = _quarter_choices()
         self.fields["quarter"].error_messages["invalid_choice"] = _("Choose one of the listed quarters.")
 
     def get_period(self) -> Period:
@@ -295,7 +296,7 @@ class QuarterForm(TiedErrorsMixin, forms.Form):
 
 
 @require_GET
-def quarterly_report_view(request: HttpRequest, region_code: str) -> HttpResponse:
+def quarterly_report_view(request: AuthenticatedRequest, region_code: str) -> HttpResponse:
     user = _statistics_user(request)
     region = get_object_or_404(Region, code=region_code)
     if not can_view_statistics(user, region):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from hospitals.http import AuthenticatedRequest
 from hospitals.models import User
 from hospitals.permissions import is_midwife
 from refusals import selectors, services
@@ -16,14 +19,22 @@ from refusals.forms import RefusalForm
 from refusals.models import Refusal
 
 
-def _midwife(request: HttpRequest) -> User:
+@dataclass(frozen=True)
+class OwnRefusal:
+    """A row of the midwife's list: the refusal, and whether she may still correct or withdraw it."""
+
+    refusal: Refusal
+    changeable: bool
+
+
+def _midwife(request: AuthenticatedRequest) -> User:
     if not is_midwife(request.user):
         raise PermissionDenied
-    return request.user  # type: ignore[return-value]
+    return request.user
 
 
 @require_http_methods(["GET", "POST"])
-def register(request: HttpRequest) -> HttpResponse:
+def register(request: AuthenticatedRequest) -> HttpResponse:
     user = _midwife(request)
     initial: dict[str, object] = {}
     if request.GET.get("location", "").isdigit():
@@ -46,22 +57,20 @@ def register(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def mine(request: HttpRequest) -> HttpResponse:
+def mine(request: AuthenticatedRequest) -> HttpResponse:
     user = _midwife(request)
-    refusals = list(selectors.refusals_of(user)[:100])
-    for refusal in refusals:
-        refusal.changeable = services.can_change(refusal, user)  # type: ignore[attr-defined]
-    return render(request, "refusals/mine.html", {"refusals": refusals})
+    rows = [OwnRefusal(r, services.can_change(r, user)) for r in selectors.refusals_of(user)[:100]]
+    return render(request, "refusals/mine.html", {"rows": rows})
 
 
-def _own(request: HttpRequest, refusal_id: int) -> tuple[User, Refusal]:
+def _own(request: AuthenticatedRequest, refusal_id: int) -> tuple[User, Refusal]:
     user = _midwife(request)
     refusal = get_object_or_404(Refusal, pk=refusal_id, registered_by=user)
     return user, refusal
 
 
 @require_http_methods(["GET", "POST"])
-def correct(request: HttpRequest, refusal_id: int) -> HttpResponse:
+def correct(request: AuthenticatedRequest, refusal_id: int) -> HttpResponse:
     user, refusal = _own(request, refusal_id)
     if not services.can_change(refusal, user):
         raise PermissionDenied
@@ -83,7 +92,7 @@ def correct(request: HttpRequest, refusal_id: int) -> HttpResponse:
 
 
 @require_POST
-def withdraw(request: HttpRequest, refusal_id: int) -> HttpResponse:
+def withdraw(request: AuthenticatedRequest, refusal_id: int) -> HttpResponse:
     user, refusal = _own(request, refusal_id)
     try:
         services.refusal_withdraw(refusal_id=refusal.pk, by=user, expected_version=_version(request))
@@ -94,6 +103,6 @@ def withdraw(request: HttpRequest, refusal_id: int) -> HttpResponse:
     return redirect("refusals:mine")
 
 
-def _version(request: HttpRequest) -> int | None:
+def _version(request: AuthenticatedRequest) -> int | None:
     raw = request.POST.get("version", "")
     return int(raw) if raw.isdigit() else None

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from hospitals.http import AuthenticatedRequest
 from hospitals.models import CareLevelRules, CareLevelRulesChange, User
 from hospitals.permissions import can_search, can_set_care_rules
 from hospitals.services import RulesConflict, care_rules_update
@@ -32,13 +33,13 @@ from search.selectors import (
 SEARCH_FIELDS = ("where", "care", "weeks")
 
 
-def _searcher(request: HttpRequest) -> User:
+def _searcher(request: AuthenticatedRequest) -> User:
     if not can_search(request.user):
         raise PermissionDenied
-    return request.user  # type: ignore[return-value]
+    return request.user
 
 
-def _results_context(request: HttpRequest, form: SearchForm, user: User) -> dict[str, Any]:
+def _results_context(request: AuthenticatedRequest, form: SearchForm, user: User) -> dict[str, Any]:
     result = form.search(region=user.home_region)
     ids = result.location_ids
     return {
@@ -53,7 +54,7 @@ def _results_context(request: HttpRequest, form: SearchForm, user: User) -> dict
 
 
 @require_GET
-def search(request: HttpRequest) -> HttpResponse:
+def search(request: AuthenticatedRequest) -> HttpResponse:
     user = _searcher(request)
     bound = any(name in request.GET for name in SEARCH_FIELDS)
     form = SearchForm(request.GET if bound else None, user=user)
@@ -68,7 +69,7 @@ def search(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def search_results(request: HttpRequest) -> HttpResponse:
+def search_results(request: AuthenticatedRequest) -> HttpResponse:
     """The result list alone: what the page re-fetches when a pushed change concerns one of its locations."""
     user = _searcher(request)
     form = SearchForm(request.GET, user=user)
@@ -85,7 +86,7 @@ def search_json(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": _("Log in to search.")}, status=401)
     if not can_search(request.user):
         return JsonResponse({"error": _("Your role cannot search for capacity.")}, status=403)
-    user: User = request.user  # type: ignore[assignment]
+    user = request.user
     form = SearchForm(request.GET, user=user)
     if not form.is_valid():
         errors = {field: [e["message"] for e in errs] for field, errs in form.errors.get_json_data().items()}
@@ -94,7 +95,7 @@ def search_json(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
-def place_options(request: HttpRequest) -> HttpResponse:
+def place_options(request: AuthenticatedRequest) -> HttpResponse:
     """<option>s for the place field's datalist (htmx, as the midwife types)."""
     _searcher(request)
     names = place_suggestions(request.GET.get("where", "")[:80])
@@ -102,7 +103,7 @@ def place_options(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def care_rules(request: HttpRequest) -> HttpResponse:
+def care_rules(request: AuthenticatedRequest) -> HttpResponse:
     """National administrators set the gestational-age thresholds; every change is recorded with who made it."""
     if not can_set_care_rules(request.user):
         raise PermissionDenied
@@ -115,7 +116,7 @@ def care_rules(request: HttpRequest) -> HttpResponse:
             data = form.cleaned_data
             try:
                 care_rules_update(
-                    by=request.user,  # type: ignore[arg-type]
+                    by=request.user,
                     nicu_below_weeks=data["nicu_below_weeks"],
                     high_care_below_weeks=data["high_care_below_weeks"],
                     term_from_weeks=data["term_from_weeks"],

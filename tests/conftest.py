@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.test import Client
+from pytest_django import DjangoDbBlocker, Settings
 
 from capacity import live
 from capacity.models import Unit
@@ -111,7 +114,7 @@ def make_world() -> World:
 
 
 @pytest.fixture(autouse=True)
-def fast_passwords(settings) -> None:  # type: ignore[no-untyped-def]
+def fast_passwords(settings: Settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
@@ -130,7 +133,7 @@ def fresh_channel_layer() -> None:
 
 
 @pytest.fixture(autouse=True)
-def private_cache(settings) -> None:  # type: ignore[no-untyped-def]
+def private_cache(settings: Settings) -> None:
     """A fresh in-process cache per test: API rate-limit counters never leak between tests."""
     import uuid
 
@@ -145,7 +148,7 @@ def world(db: None) -> World:
 
 
 @pytest.fixture
-def client_for(client: Client):  # type: ignore[no-untyped-def]
+def client_for(client: Client) -> Callable[[User], Client]:
     def login(user: User) -> Client:
         client.force_login(user)
         return client
@@ -154,12 +157,12 @@ def client_for(client: Client):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def published(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
+def published(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """Every event handed to the hub, in order (the transport itself is tested in test_consumers)."""
-    events: list[dict[str, object]] = []
+    events: list[dict[str, Any]] = []
     original = live.hub.publish
 
-    def record(event: dict[str, object]) -> None:
+    def record(event: dict[str, Any]) -> None:
         events.append(event)
         original(event)
 
@@ -168,7 +171,7 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+def django_db_setup(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> Iterator[None]:
     """Let the test database be dropped at the end.
 
     Consumers run ORM code in asgiref's worker threads (database_sync_to_async); those

@@ -15,6 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, connections
 from django.utils import timezone
+from pytest_django import Settings
 
 from capacity.models import Unit
 from config.celery import app
@@ -389,7 +390,7 @@ def test_command_check_exits_non_zero_on_drift(world: World) -> None:
     assert exc.value.returncode == 1
 
 
-def test_sweep_is_scheduled_every_minute(settings) -> None:  # type: ignore[no-untyped-def]
+def test_sweep_is_scheduled_every_minute(settings: Settings) -> None:
     entry = settings.CELERY_BEAT_SCHEDULE["refusals-sweep"]
     assert entry["task"] == "refusals.tasks.sweep_unaggregated"
     assert entry["schedule"] == 60

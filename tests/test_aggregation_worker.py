@@ -10,9 +10,10 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -96,7 +97,7 @@ def finished_in() -> Iterator[dict[str, str]]:
         task_postrun.disconnect(on_postrun)
 
 
-def wait_for(predicate, timeout: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
+def wait_for(predicate: Callable[[], object], timeout: float = 20.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -106,7 +107,7 @@ def wait_for(predicate, timeout: float = 20.0) -> bool:  # type: ignore[no-untyp
 
 
 def data(world: World, **changes: object) -> RefusalInput:
-    fields: dict[str, object] = {
+    fields: dict[str, Any] = {
         "occurred_at": timezone.now() - timedelta(minutes=20),
         "location_id": world.location.pk,
         "care_type": Refusal.CareType.OVERDRACHT,
@@ -114,7 +115,7 @@ def data(world: World, **changes: object) -> RefusalInput:
         "outcome": Refusal.Outcome.UNKNOWN,
     }
     fields.update(changes)
-    return RefusalInput(**fields)  # type: ignore[arg-type]
+    return RefusalInput(**fields)
 
 
 def counted() -> int:

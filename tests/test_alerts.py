@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -36,7 +37,7 @@ def refuse(world: World, minutes_ago: int, **kw: Any) -> Refusal:
 
 
 @pytest.fixture
-def run(django_capture_on_commit_callbacks: Any):  # type: ignore[no-untyped-def]
+def run(django_capture_on_commit_callbacks: Any) -> Callable[..., dict[str, int]]:
     """One beat tick, with its after-commit notifications executed."""
 
     def tick(**kw: Any) -> dict[str, int]:
@@ -46,7 +47,7 @@ def run(django_capture_on_commit_callbacks: Any):  # type: ignore[no-untyped-def
     return tick
 
 
-def test_three_refusals_at_one_location_within_six_hours_raise_one_alert(world: World, run) -> None:  # type: ignore[no-untyped-def]
+def test_three_refusals_at_one_location_within_six_hours_raise_one_alert(world: World, run) -> None:
     refuse(world, 300)
     refuse(world, 60)
     refuse(world, 20, location=world.other_location)  # another location of the region
@@ -72,7 +73,7 @@ def test_three_refusals_at_one_location_within_six_hours_raise_one_alert(world: 
     assert Alert.objects.count() == 1 and len(mail.outbox) == 1
 
 
-def test_withdrawn_and_old_refusals_do_not_count(world: World, run) -> None:  # type: ignore[no-untyped-def]
+def test_withdrawn_and_old_refusals_do_not_count(world: World, run) -> None:
     refuse(world, 10)
     refuse(world, 10, withdrawn_at=timezone.now())
     refuse(world, 7 * 60)  # outside the 6-hour window
@@ -80,7 +81,7 @@ def test_withdrawn_and_old_refusals_do_not_count(world: World, run) -> None:  # 
     assert not Alert.objects.exists() and mail.outbox == []
 
 
-def test_thresholds_are_configurable(world: World, run, settings) -> None:  # type: ignore[no-untyped-def]
+def test_thresholds_are_configurable(world: World, run, settings) -> None:
     settings.REFUSAL_ALERT_SPIKE_COUNT = 2
     settings.REFUSAL_ALERT_SPIKE_WINDOW = timedelta(hours=1)
     refuse(world, 90)
@@ -93,7 +94,7 @@ def test_thresholds_are_configurable(world: World, run, settings) -> None:  # ty
     assert run() == {"raised": 0, "ended": 1}
 
 
-def test_spike_episode_ends_after_a_quiet_window_and_can_be_raised_again(world: World, run) -> None:  # type: ignore[no-untyped-def]
+def test_spike_episode_ends_after_a_quiet_window_and_can_be_raised_again(world: World, run) -> None:
     for minutes in (30, 20, 10):
         refuse(world, minutes)
     later = timezone.now() + timedelta(hours=5, minutes=45)
@@ -116,7 +117,7 @@ def stop(unit: Unit) -> None:
     Unit.objects.filter(pk=unit.pk).update(status=Unit.Status.STOP, stop_reason=Unit.StopReason.STAFF, available=0)
 
 
-def test_several_locations_of_a_region_in_admission_stop(world: World, run) -> None:  # type: ignore[no-untyped-def]
+def test_several_locations_of_a_region_in_admission_stop(world: World, run) -> None:
     stop(world.unit)
     stop(world.far_unit)  # another region: does not add up with this one
     assert run()["raised"] == 0
@@ -133,13 +134,13 @@ def test_several_locations_of_a_region_in_admission_stop(world: World, run) -> N
     assert run() == {"raised": 0, "ended": 1}
 
 
-def test_a_neonatal_stop_alone_does_not_count(world: World, run) -> None:  # type: ignore[no-untyped-def]
+def test_a_neonatal_stop_alone_does_not_count(world: World, run) -> None:
     stop(world.nicu)
     stop(world.other_unit)
     assert run()["raised"] == 0
 
 
-def test_a_delivery_suite_without_24_7_obstetrics_does_not_count(world: World, run) -> None:  # type: ignore[no-untyped-def]
+def test_a_delivery_suite_without_24_7_obstetrics_does_not_count(world: World, run) -> None:
     """The one obstetric rule (Unit.obstetric_filter), as on the board and in the search."""
     Location.objects.filter(pk=world.other_location.pk).update(acute_obstetrics=False)
     stop(world.unit)
@@ -155,7 +156,7 @@ def test_one_open_alert_per_subject_is_a_database_rule(world: World) -> None:
     Alert.objects.create(kind="location_spike", key="spike:location:1", region=world.region, count=5)  # a new episode
 
 
-def test_no_coordinator_e_mail_without_address_and_no_other_recipients(world: World, run) -> None:  # type: ignore[no-untyped-def]
+def test_no_coordinator_e_mail_without_address_and_no_other_recipients(world: World, run) -> None:
     world.coordinator.email = ""
     world.coordinator.save()
     for minutes in (3, 2, 1):
@@ -164,7 +165,7 @@ def test_no_coordinator_e_mail_without_address_and_no_other_recipients(world: Wo
     assert mail.outbox == []  # nobody else (midwife, staff, national admin) is written to
 
 
-def test_failed_e_mail_is_logged_and_can_be_retried(world: World, run, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_failed_e_mail_is_logged_and_can_be_retried(world: World, run, monkeypatch, caplog) -> None:
     def broken(*_a: object, **_k: object) -> None:
         raise OSError("smtp down")
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
+from pytest_django import Settings
 
 from api.services import api_token_revoke
 from capacity.models import ApiToken
@@ -102,7 +103,7 @@ async def test_unknown_query_parameter_points_at_it(world: World) -> None:
     assert [e["pointer"] for e in problem["errors"]] == ["/regoin"]
 
 
-async def test_over_the_rate_limit_429_with_retry_after(world: World, settings) -> None:  # type: ignore[no-untyped-def]
+async def test_over_the_rate_limit_429_with_retry_after(world: World, settings: Settings) -> None:
     settings.API_RATE_LIMIT_PER_MINUTE = 1
     raw = await database_sync_to_async(org_token)(world.hospital, world.org_admin)
     first = Sse("/api/v1/events/", "", raw)

@@ -14,6 +14,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
+from pytest_django import Settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -49,7 +50,7 @@ def fuzz_token(world: World) -> str:
     return org_token(world.hospital, world.org_admin)
 
 
-def aim_at_the_world(case, world: World) -> None:  # type: ignore[no-untyped-def]
+def aim_at_the_world(case: schemathesis.Case, world: World) -> None:
     """Point every other generated id at a real unit, location or region, so that examples get past
     the 404 and reach the validation, the concurrency check and the services."""
     meta = getattr(case, "_meta", None)
@@ -66,7 +67,7 @@ def aim_at_the_world(case, world: World) -> None:  # type: ignore[no-untyped-def
 
 
 @pytest.fixture(autouse=True)
-def generous_rate_limit(settings) -> None:  # type: ignore[no-untyped-def]
+def generous_rate_limit(settings: Settings) -> None:
     settings.API_RATE_LIMIT_PER_MINUTE = 100_000
 
 
@@ -83,7 +84,7 @@ def keep_the_test_connection() -> Iterator[None]:
 
 @schema.parametrize()
 @settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-def test_api_conforms_to_its_schema(case, world: World, fuzz_token: str) -> None:  # type: ignore[no-untyped-def]
+def test_api_conforms_to_its_schema(case: schemathesis.Case, world: World, fuzz_token: str) -> None:
     if not Postcode.objects.exists():
         make_postcodes()
     aim_at_the_world(case, world)

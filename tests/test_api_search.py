@@ -9,6 +9,7 @@ import pytest
 from api.services import api_token_revoke
 from capacity.models import ApiToken, Unit
 from capacity.services import CapacityChange, unit_update_capacity
+from hospitals.models import User
 from tests.api_support import Api, org_token, region_token
 from tests.conftest import World
 from tests.search_world import make_postcodes
@@ -20,10 +21,14 @@ def api(world: World) -> Api:
     return Api(org_token(world.hospital, world.org_admin, scope=ApiToken.Scope.READ))
 
 
-def _set(unit: Unit, by: object, **figures: object) -> None:
-    change = {"staffed_total": unit.staffed_total, "available": unit.available, "status": Unit.Status.OPEN}
+def _set(unit: Unit, by: User, **figures: object) -> None:
+    change: dict[str, Any] = {
+        "staffed_total": unit.staffed_total,
+        "available": unit.available,
+        "status": Unit.Status.OPEN,
+    }
     change.update(figures)
-    unit_update_capacity(unit_id=unit.pk, by=by, change=CapacityChange(**change), expected_version=None)  # type: ignore[arg-type]
+    unit_update_capacity(unit_id=unit.pk, by=by, change=CapacityChange(**change), expected_version=None)
 
 
 def _names(body: dict[str, Any]) -> list[str]:

@@ -7,6 +7,7 @@ import json
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from pytest_django import Settings
 
 from api.services import api_token_revoke
 from capacity.models import ApiToken, Unit
@@ -128,7 +129,7 @@ async def test_revoking_the_token_closes_an_open_stream(world: World, monkeypatc
     assert (await comm.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4401}
 
 
-async def test_connecting_counts_against_the_rate_limit(world: World, settings) -> None:  # type: ignore[no-untyped-def]
+async def test_connecting_counts_against_the_rate_limit(world: World, settings: Settings) -> None:
     settings.API_RATE_LIMIT_PER_MINUTE = 1
     raw = await database_sync_to_async(org_token)(world.hospital, world.org_admin)
     first = stream("/api/v1/stream/", raw)

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.utils import timezone
+from pytest_django import Settings
 
 from api.services import api_token_revoke
 from capacity.models import ApiToken, CapacityEvent, Unit
@@ -22,7 +23,7 @@ def writer(world: World) -> Api:
     return Api(org_token(world.hospital, world.org_admin))
 
 
-def _problem(response, status: int) -> dict:  # type: ignore[no-untyped-def]
+def _problem(response, status: int) -> dict:
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/problem+json"
     body = response.json()
@@ -360,7 +361,7 @@ def test_history_is_paged_newest_first(world: World, writer: Api) -> None:
     _problem(writer.get(f"/units/{world.unit.pk}/history?page_size=1000"), 422)
 
 
-def test_rate_limit_per_token(world: World, settings) -> None:  # type: ignore[no-untyped-def]
+def test_rate_limit_per_token(world: World, settings: Settings) -> None:
     settings.API_RATE_LIMIT_PER_MINUTE = 3
     limited = Api(org_token(world.hospital, world.org_admin))
     other = Api(org_token(world.hospital, world.org_admin))
@@ -376,7 +377,7 @@ def test_unknown_query_parameters_are_refused(world: World, writer: Api) -> None
     assert problem["errors"][0]["pointer"] == "/regoin"
 
 
-def test_rate_limit_counts_in_redis_across_processes(world: World, settings) -> None:  # type: ignore[no-untyped-def]
+def test_rate_limit_counts_in_redis_across_processes(world: World, settings: Settings) -> None:
     """With REDIS_URL the counters live in Redis, so every server process sees the same count."""
     if not settings.REDIS_URL:
         pytest.skip("needs Redis")

@@ -37,12 +37,12 @@ pytestmark = pytest.mark.skipif(not settings.REDIS_URL, reason="needs the real R
 
 
 def _layer_config() -> dict[str, object]:
-    return settings.CHANNEL_LAYERS["default"]["CONFIG"]  # type: ignore[return-value]
+    return settings.CHANNEL_LAYERS["default"]["CONFIG"]
 
 
 def test_channel_layer_pool_leaves_room_for_thousands_of_boards() -> None:
     layer = settings.CHANNEL_LAYERS["default"]
-    assert layer["BACKEND"].startswith("channels_redis.")  # type: ignore[attr-defined]
+    assert layer["BACKEND"].startswith("channels_redis.")
     hosts = _layer_config()["hosts"]
     assert isinstance(hosts, list) and hosts
     for host in hosts:
@@ -117,7 +117,7 @@ async def test_channel_layer_serves_hundreds_of_concurrent_blocking_receives() -
     from channels_redis.core import RedisChannelLayer
 
     config = {**_layer_config(), "prefix": f"{settings.LIVE_PUSH_PREFIX}-pool-{uuid.uuid4().hex[:8]}"}
-    layer = RedisChannelLayer(**config)  # type: ignore[arg-type]
+    layer = RedisChannelLayer(**config)
     channels = [f"board-pool-test-{i}" for i in range(SOCKETS)]
     receivers: list[asyncio.Future[dict[str, object]]] = []
     try:

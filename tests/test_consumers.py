@@ -170,6 +170,8 @@ async def test_hub_drops_a_socket_that_went_away_without_closing() -> None:
         def push(self, frame: str) -> None:
             raise ConnectionResetError("client vanished")
 
+        async def resync(self) -> None: ...
+
     class Alive:
         lang = "nl"
         sent = 0
@@ -177,9 +179,11 @@ async def test_hub_drops_a_socket_that_went_away_without_closing() -> None:
         def push(self, frame: str) -> None:
             self.sent += 1
 
+        async def resync(self) -> None: ...
+
     hub = live.Hub()
     gone, alive = Gone(), Alive()
-    hub.groups = {"national": {gone, alive}}  # type: ignore[dict-item,arg-type]
+    hub.groups = {"national": {gone, alive}}
     event = {"groups": ["national"], "frames": {"nl": "<p>x</p>"}}
     await hub.dispatch(event)
     await hub.dispatch(event)
@@ -195,7 +199,7 @@ async def test_a_socket_that_stops_reading_is_closed_to_reconnect() -> None:
     async def close(code: int | None = None, reason: str | None = None) -> None:
         closed.append(code or 0)
 
-    consumer.close = close  # type: ignore[method-assign]
+    consumer.close = close
     consumer._outbox = collections.deque()
     live.hub.groups.setdefault("national", set()).add(consumer)
     for i in range(consumers.MAX_BACKLOG):

@@ -212,7 +212,7 @@ async def test_socket_rejoins_its_group_after_redis_forgot_it(world: World, monk
     monkeypatch.setattr(consumers, "REJOIN_SECONDS", 0.2)
     comm = await socket(f"/ws/statistics/{world.region.code}/", world.coordinator)
     assert (await comm.connect())[0]
-    prefix = django_settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]  # type: ignore[index]
+    prefix = django_settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
     client = Redis.from_url(django_settings.REDIS_URL)
     try:
         assert await client.delete(f"{prefix}:group:{live.stats_group(world.region.pk)}") == 1

@@ -43,7 +43,7 @@ def board_socket(
     server: LiveServer, path: str, *, cookie: str | None = None, origin: str | None = None
 ) -> ClientConnection:
     headers = {"Cookie": cookie} if cookie else None
-    return connect(  # type: ignore[call-overload]
+    return connect(
         server.ws_url(path),
         origin=Origin(origin or server.url),
         additional_headers=headers,

@@ -77,7 +77,7 @@ def test_counts_accounts_and_history(many: World) -> None:
         assert user.role == User.Role.MIDWIFE
         assert not user.has_usable_password()
         assert user.organisation is not None
-        assert user.organisation.region.code == user.username.removeprefix(USERNAME_PREFIX)  # type: ignore[union-attr]
+        assert user.organisation.region.code == user.username.removeprefix(USERNAME_PREFIX)
     # Each refusal's account is its region's.
     for r in Refusal.objects.select_related("registered_by", "region")[:100]:
         assert r.registered_by.username == f"{USERNAME_PREFIX}{r.region.code}"

@@ -9,6 +9,7 @@ location: within a process by a lock, across processes by a PostgreSQL advisory 
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import psycopg
 import pytest
@@ -17,16 +18,17 @@ from django.db import connection
 from capacity import live
 from capacity.models import Unit
 from capacity.services import CapacityChange, unit_update_capacity
+from hospitals.models import User
 from tests.conftest import World
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _update(unit: Unit, staff: object, available: int) -> None:
+def _update(unit: Unit, staff: User, available: int) -> None:
     try:
         unit_update_capacity(
             unit_id=unit.pk,
-            by=staff,  # type: ignore[arg-type]
+            by=staff,
             change=CapacityChange(staffed_total=unit.staffed_total, available=available, status=Unit.Status.OPEN),
             expected_version=1,
         )
@@ -39,13 +41,13 @@ def test_the_writer_that_rendered_first_cannot_publish_last(world: World, monkey
     first_rendered = threading.Event()
     release_first = threading.Event()
 
-    def publish(event: dict[str, object]) -> None:
+    def publish(event: dict[str, Any]) -> None:
         if threading.current_thread().name == "first" and not first_rendered.is_set():
             # The first writer has rendered its row (delivery suite changed, NICU not yet)
             # and is about to publish: hold it there while the second writer commits.
             first_rendered.set()
             release_first.wait(timeout=10)
-        frames.append(event["frames"]["nl"])  # type: ignore[index]
+        frames.append(event["frames"]["nl"])
 
     monkeypatch.setattr(live.hub, "publish", publish)
     first = threading.Thread(target=_update, args=(world.unit, world.staff, 1), name="first")
@@ -65,7 +67,7 @@ def test_the_writer_that_rendered_first_cannot_publish_last(world: World, monkey
 
 
 def test_another_process_publishing_the_same_location_is_waited_for(
-    world: World, published: list[dict[str, object]]
+    world: World, published: list[dict[str, Any]]
 ) -> None:
     settings = connection.settings_dict
     other = psycopg.connect(
@@ -83,5 +85,5 @@ def test_another_process_publishing_the_same_location_is_waited_for(
         other.close()
     writer.join(timeout=10)
     assert not writer.is_alive()
-    assert len(published) == 1 and "<strong>1</strong>/10" in published[0]["frames"]["nl"]  # type: ignore[index]
+    assert len(published) == 1 and "<strong>1</strong>/10" in published[0]["frames"]["nl"]
     assert Unit.objects.get(pk=world.unit.pk).available == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
@@ -37,12 +38,17 @@ async def socket(query: str, user: User | None) -> WebsocketCommunicator:
 async def update(unit_id: int, by: User, **fields: object) -> None:
     def run() -> None:
         unit = Unit.objects.get(pk=unit_id)
-        values = {"staffed_total": unit.staffed_total, "available": unit.available, "status": "open", **fields}
+        values: dict[str, Any] = {
+            "staffed_total": unit.staffed_total,
+            "available": unit.available,
+            "status": "open",
+            **fields,
+        }
         unit_update_capacity(
             unit_id=unit.pk,
             by=by,
             expected_version=unit.version,
-            change=CapacityChange(**values),  # type: ignore[arg-type]
+            change=CapacityChange(**values),
         )
 
     await database_sync_to_async(run)()

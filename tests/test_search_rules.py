@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.test import Client
 from django.urls import reverse
 
 from hospitals.models import CareLevelRules, CareLevelRulesChange
@@ -14,7 +15,7 @@ from tests.conftest import World
 RULES = reverse("search:care_rules")
 
 
-def post(c, version: int = 1, nicu: int = 30, high_care: int = 33, term: int = 37):  # type: ignore[no-untyped-def]
+def post(c: Client, version: int = 1, nicu: int = 30, high_care: int = 33, term: int = 37):
     return c.post(
         RULES,
         {"version": version, "nicu_below_weeks": nicu, "high_care_below_weeks": high_care, "term_from_weeks": term},
@@ -29,7 +30,7 @@ def test_only_national_administrators_see_or_change_the_rules(world: World, clie
     assert not CareLevelRulesChange.objects.exists() and not CareLevelRules.objects.exists()
 
 
-def test_anonymous_is_sent_to_login(client, world: World) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_is_sent_to_login(client: Client, world: World) -> None:
     response = client.get(RULES)
     assert response.status_code == 302 and "/login/" in response["Location"]
 

@@ -11,11 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from capacity.models import Unit
-from hospitals.models import MAX_WEEKS, MIN_WEEKS, CareLevelRules, Organisation, User
+from hospitals.models import MAX_WEEKS, MIN_WEEKS, CareLevelRules, Location, Organisation, User
 from search.selectors import (
     CareType,
     Origin,
     OriginError,
+    SearchResult,
     State,
     distance_km,
     live_fingerprint,
@@ -46,11 +47,11 @@ def sw(db: None) -> SearchWorld:
     return make_search_world()
 
 
-def slugs(result) -> list[str]:  # type: ignore[no-untyped-def]
+def slugs(result: SearchResult) -> list[str]:
     return [r.location.slug for r in result.results]
 
 
-def set_unit(location, kind: str, **fields: object) -> None:  # type: ignore[no-untyped-def]
+def set_unit(location: Location, kind: str, **fields: object) -> None:
     Unit.objects.filter(location=location, kind=kind).update(**fields)
 
 
@@ -89,7 +90,7 @@ def test_default_rules_pick_the_required_level_at_every_age(sw: SearchWorld, car
     data=st.data(),
     care=st.sampled_from([BEGELEIDING, OVERDRACHT]),
 )
-def test_configured_thresholds_are_applied_at_every_boundary(sw: SearchWorld, data, care: str) -> None:  # type: ignore[no-untyped-def]
+def test_configured_thresholds_are_applied_at_every_boundary(sw: SearchWorld, data: st.DataObject, care: str) -> None:
     nicu = data.draw(st.integers(22, 38), label="nicu_below")
     high_care = data.draw(st.integers(nicu + 1, 40), label="high_care_below")
     term = data.draw(st.integers(high_care + 1, 42), label="term_from")

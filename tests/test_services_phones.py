@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import translation
@@ -126,7 +128,7 @@ def test_history_is_append_only(world: World) -> None:
 
 
 def test_the_board_row_with_the_tel_link_is_pushed_after_commit(
-    world: World, published: list[dict[str, object]], django_capture_on_commit_callbacks
+    world: World, published: list[dict[str, Any]], django_capture_on_commit_callbacks
 ) -> None:
     """Boards and the open search results of that location follow; a refused change pushes nothing."""
     with django_capture_on_commit_callbacks(execute=True):
@@ -135,8 +137,8 @@ def test_the_board_row_with_the_tel_link_is_pushed_after_commit(
         location_set_phone(location_id=world.location.pk, by=world.org_admin, phone="112")
     assert len(published) == 1
     assert published[0]["location_id"] == world.location.pk
-    assert f"location-{world.location.pk}" in published[0]["groups"]  # type: ignore[operator]
-    frames: dict[str, str] = published[0]["frames"]  # type: ignore[assignment]
+    assert f"location-{world.location.pk}" in published[0]["groups"]
+    frames: dict[str, str] = published[0]["frames"]
     for lang in ("nl", "en"):
         frame = frames[lang]
         # The same markup for every user: CSS shows the link to midwives (the role class on <body>).

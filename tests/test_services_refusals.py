@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -21,7 +22,7 @@ PATIENT_FIELDS = {"name", "first_name", "last_name", "bsn", "date_of_birth", "bi
 
 
 def data(world: World, **kw: object) -> RefusalInput:
-    base: dict[str, object] = {
+    base: dict[str, Any] = {
         "occurred_at": timezone.now() - timedelta(minutes=5),
         "location_id": world.location.pk,
         "care_type": Refusal.CareType.OVERDRACHT,
@@ -32,7 +33,7 @@ def data(world: World, **kw: object) -> RefusalInput:
         "hospitals_called": 2,
     }
     base.update(kw)
-    return RefusalInput(**base)  # type: ignore[arg-type]
+    return RefusalInput(**base)
 
 
 def test_register_stores_refusal_snapshot_and_history(world: World) -> None:
@@ -40,7 +41,7 @@ def test_register_stores_refusal_snapshot_and_history(world: World) -> None:
     assert (refusal.region, refusal.practice, refusal.registered_by) == (world.region, world.practice, world.midwife)
     # The delivery suite showed 4 of 10 free and was fresh: the board showed room.
     assert refusal.board_showed_room is True
-    kinds = {u["kind"]: u for u in refusal.board_snapshot["units"]}  # type: ignore[index]
+    kinds = {u["kind"]: u for u in refusal.board_snapshot["units"]}
     assert kinds["delivery_suite"]["available"] == 4 and kinds["delivery_suite"]["stale"] is False
     event = RefusalEvent.objects.get()
     assert (event.action, event.by, event.version, event.before) == ("register", world.midwife, 1, None)
@@ -143,7 +144,7 @@ def test_a_closed_delivery_ward_does_not_make_a_birth_centre_show_room(world: Wo
         by=world.midwife, data=data(world, location_id=location.pk, care_type=Refusal.CareType.BEGELEIDING)
     )
     assert refusal.board_showed_room is False
-    assert {u["kind"] for u in refusal.board_snapshot["units"]} == {"delivery_suite", "birth_centre"}  # type: ignore[index]
+    assert {u["kind"] for u in refusal.board_snapshot["units"]} == {"delivery_suite", "birth_centre"}
     with pytest.raises(ValidationError) as caught:
         refusal_register(by=world.midwife, data=data(world, location_id=world.location.pk + 999))
     assert "location" in caught.value.message_dict

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
 from capacity import live, staleness
 from capacity.models import CapacityEvent, Unit
@@ -15,7 +17,7 @@ from tests.conftest import World
 
 
 @pytest.fixture(autouse=True)
-def thresholds(settings) -> None:  # type: ignore[no-untyped-def]
+def thresholds(settings: Settings) -> None:
     """The documented defaults, independent of the environment the suite runs in."""
     settings.CAPACITY_STALE_AFTER = timedelta(hours=4)
     settings.CAPACITY_REMIND_BEFORE = timedelta(minutes=30)
@@ -25,7 +27,7 @@ def confirmed_ago(unit: Unit, delta: timedelta) -> None:
     Unit.objects.filter(pk=unit.pk).update(confirmed_at=timezone.now() - delta)
 
 
-def run_committed(capture) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def run_committed(capture: DjangoCaptureOnCommitCallbacks) -> dict[str, int]:
     """One beat run, with its after-commit work (pushes, mails) executed as in production."""
     with capture(execute=True):
         return staleness.run()
@@ -153,12 +155,17 @@ def test_overdue_stop_is_flagged_once(
 def test_setting_a_new_stop_end_lets_the_stop_be_flagged_again(
     world: World, django_capture_on_commit_callbacks
 ) -> None:
-    stop = {"staffed_total": 10, "available": 0, "status": Unit.Status.STOP, "stop_reason": Unit.StopReason.BEDS}
+    stop: dict[str, Any] = {
+        "staffed_total": 10,
+        "available": 0,
+        "status": Unit.Status.STOP,
+        "stop_reason": Unit.StopReason.BEDS,
+    }
     unit_update_capacity(
         unit_id=world.unit.pk,
         by=world.staff,
         expected_version=1,
-        change=CapacityChange(**stop, stop_expected_end=timezone.now() + timedelta(hours=1)),  # type: ignore[arg-type]
+        change=CapacityChange(**stop, stop_expected_end=timezone.now() + timedelta(hours=1)),
     )
     Unit.objects.filter(pk=world.unit.pk).update(stop_expected_end=timezone.now() - timedelta(minutes=1))
     assert run_committed(django_capture_on_commit_callbacks)["stop_overdue"] == 1
@@ -167,7 +174,7 @@ def test_setting_a_new_stop_end_lets_the_stop_be_flagged_again(
         unit_id=world.unit.pk,
         by=world.staff,
         expected_version=2,
-        change=CapacityChange(**stop, stop_expected_end=timezone.now() + timedelta(hours=1)),  # type: ignore[arg-type]
+        change=CapacityChange(**stop, stop_expected_end=timezone.now() + timedelta(hours=1)),
     ).unit
     assert unit.stop_overdue_flagged_at is None
     assert run_committed(django_capture_on_commit_callbacks)["stop_overdue"] == 0
@@ -237,7 +244,7 @@ def test_confirmation_between_the_beats_query_and_its_flag_wins(
     confirmed_ago(world.unit, timedelta(hours=5))
     real_flag = staleness.unit_flag
 
-    def staff_confirms_first(**kwargs):  # type: ignore[no-untyped-def]
+    def staff_confirms_first(**kwargs: Any) -> Any:
         unit_confirm_unchanged(unit_id=kwargs["unit_id"], by=world.staff, expected_version=None)
         return real_flag(**kwargs)
 

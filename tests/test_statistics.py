@@ -110,7 +110,7 @@ def test_admission_stops_count_and_clipped_duration(world: World) -> None:
     # Other region: not shown.
     stop_event(world.far_unit, start + timedelta(days=1), "open", "stop")
 
-    stops = {
+    stops: dict[str, object] = {
         r["name"]: (r["count"], r["hours"]) for r in admission_stops(world.region, q3, now=end + timedelta(days=9))
     }
     assert stops == {"WKZ Utrecht": (1, 5.0), "Diakonessenhuis Utrecht": (1, 4.0)}

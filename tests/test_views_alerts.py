@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.utils import timezone
+from pytest_django import DjangoAssertNumQueries
 
 from hospitals.models import User
 from refusals.models import Alert
@@ -90,7 +92,7 @@ def test_others_may_not_acknowledge(world: World, client_for, alert: Alert, pers
     assert Alert.objects.get().acknowledged_at is None
 
 
-def test_anonymous_goes_to_login_and_get_is_refused(world: World, client, client_for, alert: Alert) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_goes_to_login_and_get_is_refused(world: World, client: Client, client_for, alert: Alert) -> None:
     response = client.post(url(alert))
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
     assert client_for(world.coordinator).get(url(alert)).status_code == 405
@@ -109,7 +111,9 @@ def test_banner_regions_follow_the_statistics_rule(world: World) -> None:
     assert len(statistics_region_ids(world.national_admin)) == 2
 
 
-def test_banner_costs_midwives_no_query(world: World, client_for, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+def test_banner_costs_midwives_no_query(
+    world: World, client_for, django_assert_max_num_queries: DjangoAssertNumQueries
+) -> None:
     from django.template import Context, Template
     from django.test import RequestFactory
 

@@ -13,7 +13,7 @@ from tests.conftest import World
 URL = "/accounts/api-tokens/"
 
 
-def _secret(response) -> str:  # type: ignore[no-untyped-def]
+def _secret(response) -> str:
     match = re.search(r'value="(bcap_[^"]+)"', response.content.decode())
     assert match is not None
     return match.group(1)

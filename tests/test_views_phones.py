@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from hospitals.models import Location, LocationPhoneChange, User
@@ -72,7 +73,7 @@ def test_another_organisations_admin_is_refused(world: World, client_for) -> Non
     assert not LocationPhoneChange.objects.exists()
 
 
-def test_anonymous_goes_to_login(client, world: World) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_goes_to_login(client: Client, world: World) -> None:
     for response in (
         client.get(LIST),
         client.get(edit_url(world.location)),

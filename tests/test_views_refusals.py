@@ -180,7 +180,7 @@ def test_a_birth_centre_can_be_chosen_and_its_refusal_registered(world: World, c
     assert (refusal.location, refusal.region, refusal.care_type) == (centre, world.region, "begeleiding")
     # The snapshot holds what the platform showed for the birth centre: its unit had room.
     assert refusal.board_showed_room is True
-    assert [u["kind"] for u in refusal.board_snapshot["units"]] == ["birth_centre"]  # type: ignore[index]
+    assert [u["kind"] for u in refusal.board_snapshot["units"]] == ["birth_centre"]
     # ...and it may be where the client went after a hospital refused.
     response = c.post(NEW, form_data(world, outcome="location", outcome_location=centre.pk))
     assert response.status_code == 302 and Refusal.objects.filter(outcome_location=centre).exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from refusals import aggregation
@@ -116,7 +117,7 @@ def test_others_are_refused(world: World, client_for, persona: str) -> None:
     assert client_for(world.personas()[persona]).get(URL).status_code == 403
 
 
-def test_anonymous_goes_to_login(world: World, client) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_goes_to_login(world: World, client: Client) -> None:
     response = client.get(URL)
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from refusals import aggregation
@@ -55,7 +56,7 @@ def test_others_are_refused(world: World, client_for, persona: str) -> None:
     assert c.get(f"{URL}?format=csv").status_code == 403
 
 
-def test_anonymous_goes_to_login(world: World, client) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_goes_to_login(world: World, client: Client) -> None:
     response = client.get(URL)
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 

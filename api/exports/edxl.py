@@ -103,7 +103,7 @@ def _hospital(root: etree._Element, row: LocationUnits, now: datetime) -> None:
 
 def hospital_status(rows: list[LocationUnits], *, now: datetime) -> bytes:
     """A ``HospitalStatus`` document for the given locations (the schema wants at least one)."""
-    root = etree.Element(f"{{{HAVE}}}HospitalStatus", nsmap=NSMAP)  # type: ignore[arg-type]
+    root = etree.Element(f"{{{HAVE}}}HospitalStatus", nsmap=NSMAP)
     for row in rows:
         _hospital(root, row, now)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

@@ -39,6 +39,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from capacity.models import CapacityEvent, Unit
@@ -538,7 +539,7 @@ def _snapshot(
     return {"at": at.isoformat(), "units": units}
 
 
-def synthetic_users() -> Any:
+def synthetic_users() -> QuerySet[User]:
     return User.objects.filter(username__startswith=USERNAME_PREFIX, role=User.Role.MIDWIFE)
 
 
@@ -547,10 +548,10 @@ def clear_synthetic() -> int:
     and the synthetic capacity events; then rebuild the rollups. Returns refusals removed."""
     with transaction.atomic():
         refusals = Refusal.objects.filter(registered_by__in=synthetic_users())
-        RefusalTally.objects.filter(refusal__in=refusals)._raw_delete(RefusalTally.objects.db)  # type: ignore[attr-defined]
-        RefusalEvent.objects.filter(refusal__in=refusals)._raw_delete(RefusalEvent.objects.db)  # type: ignore[attr-defined]
+        RefusalTally.objects.filter(refusal__in=refusals)._raw_delete(RefusalTally.objects.db)
+        RefusalEvent.objects.filter(refusal__in=refusals)._raw_delete(RefusalEvent.objects.db)
         count = refusals.count()
-        Refusal.objects.filter(registered_by__in=synthetic_users())._raw_delete(Refusal.objects.db)  # type: ignore[attr-defined]
-        CapacityEvent.objects.filter(after__synthetic=True)._raw_delete(CapacityEvent.objects.db)  # type: ignore[attr-defined]
+        Refusal.objects.filter(registered_by__in=synthetic_users())._raw_delete(Refusal.objects.db)
+        CapacityEvent.objects.filter(after__synthetic=True)._raw_delete(CapacityEvent.objects.db)
     aggregation.rebuild()
     return count
