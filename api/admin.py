@@ -1,5 +1,7 @@
 """Admin of the API tokens (the model lives in capacity, see docs/architecture.md)."""
 
+from typing import ClassVar
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -13,7 +15,7 @@ from hospitals.http import AuthenticatedRequest
 class ApiTokenAdmin(admin.ModelAdmin):
     """Tokens are issued on the API-tokens page (the secret is shown there once); here only seen and revoked."""
 
-    list_display = [
+    FIELDS: ClassVar[tuple[str, ...]] = (
         "name",
         "scope",
         "organisation",
@@ -23,19 +25,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
         "last_used_at",
         "revoked_at",
         "revoked_by",
-    ]
+    )
+    list_display = FIELDS
     list_filter = ["scope", "region"]
-    readonly_fields = [
-        "name",
-        "scope",
-        "organisation",
-        "region",
-        "created_by",
-        "created_at",
-        "last_used_at",
-        "revoked_at",
-        "revoked_by",
-    ]
+    readonly_fields = FIELDS
     actions = ["revoke"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, ConfigDict, TypeAdapter, field_validator
 
 from capacity.models import CapacityEvent, Unit
 from capacity.selectors import LocationUnits
-from capacity.services import CapacityChange
+from capacity.services import CapacityChange, UnitWrite
 
 # Database ids are 64-bit; a bigger number is "not found", never a database error.
 MAX_ID = 2**63 - 1
@@ -217,6 +217,10 @@ class WriteResult(Schema):
         description="'confirmed' when the figures were already current: only the confirmed time moved."
     )
     unit: UnitOut
+
+    @staticmethod
+    def of(written: UnitWrite) -> WriteResult:
+        return WriteResult(result="updated" if written.updated else "confirmed", unit=UnitOut.of(written.unit))
 
 
 class LocationWriteResult(Schema):

@@ -166,7 +166,7 @@ def unit_update(
     except VersionConflict as conflict:
         raise _conflict([conflict.current]) from conflict
     response["ETag"] = _etag(written.unit)
-    return WriteResult(result="updated" if written.updated else "confirmed", unit=UnitOut.of(written.unit))
+    return WriteResult.of(written)
 
 
 @router.post(
@@ -263,9 +263,7 @@ def location_update(
         ) from exc
     except LocationVersionConflict as conflict:
         raise _conflict(conflict.current) from conflict
-    return LocationWriteResult(
-        units=[WriteResult(result="updated" if w.updated else "confirmed", unit=UnitOut.of(w.unit)) for w in written]
-    )
+    return LocationWriteResult(units=[WriteResult.of(w) for w in written])
 
 
 @router.get(

@@ -3,6 +3,7 @@ the search, the API, the exports and refusals; the obstetric rule lives on ``Uni
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,32 +38,37 @@ def locations_with_units(
     region: Region | int | None = None,
     location_ids: Iterable[int] | None = None,
     obstetric_only: bool = True,
-    active_only: bool = True,
 ) -> list[LocationUnits]:
     """Locations (of one region, or all when None) with their units in board order, in one query per table.
 
     ``obstetric_only``: only the locations of ``obstetric_locations`` (the board, search and push);
     otherwise every active location (the API and the standard exports list them all).
     """
-    if obstetric_only:
-        qs = obstetric_locations()
-    elif active_only:
-        qs = Location.objects.filter(active=True)
-    else:
-        qs = Location.objects.all()
+    qs = obstetric_locations() if obstetric_only else Location.objects.filter(active=True)
     if region is not None:
         qs = qs.filter(region=region)
     if location_ids is not None:
         qs = qs.filter(pk__in=list(location_ids))
-    locations = list(
-        qs.select_related("region", "organisation").prefetch_related("units").order_by("region__name", "city", "name")
-    )
-    return [LocationUnits(location, in_board_order(location.units.all())) for location in locations]
+    locations = list(qs.select_related("region", "organisation").order_by("region__name", "city", "name"))
+    # One query for all their units, grouped here: cheaper than a prefetch, which clones a
+    # queryset per location (this runs for every board page, snapshot and search).
+    units: dict[int, list[Unit]] = defaultdict(list)
+    for unit in Unit.objects.filter(location_id__in=[location.pk for location in locations]).order_by():
+        units[unit.location_id].append(unit)
+    rows = []
+    for location in locations:
+        own = units.get(location.pk, [])
+        for unit in own:
+            unit.location = location
+        rows.append(LocationUnits(location, in_board_order(own)))
+    return rows
+
+
+_KIND_RANK: dict[str, int] = {kind: i for i, kind in enumerate(Unit.KIND_ORDER)}
 
 
 def in_board_order(units: Iterable[Unit]) -> list[Unit]:
-    order: dict[str, int] = {kind: i for i, kind in enumerate(Unit.KIND_ORDER)}
-    return sorted(units, key=lambda u: order[u.kind])
+    return sorted(units, key=lambda u: _KIND_RANK[u.kind])
 
 
 def board_location(location_id: int) -> LocationUnits | None:
@@ -151,14 +157,14 @@ def obstetric_stops() -> list[tuple[int, int]]:
     )
 
 
-def stop_transitions(location_ids: Iterable[int], *, before: datetime) -> list[tuple[int, int, datetime, str]]:
+def stop_transitions(locations: QuerySet[Location], *, before: datetime) -> list[tuple[int, int, datetime, str]]:
     """Every start and end of an admission stop of these locations' units before ``before``.
 
     (unit id, location id, when, status after) in order per unit: a start has status "stop"
-    after and something else before; an end the reverse.
+    after and something else before; an end the reverse. ``locations`` stays a subquery.
     """
     return list(
-        CapacityEvent.objects.filter(unit__location__in=list(location_ids), at__lt=before)
+        CapacityEvent.objects.filter(unit__location__in=locations, at__lt=before)
         .filter(
             (Q(after__status="stop") & ~Q(before__status="stop"))
             | (Q(before__status="stop") & ~Q(after__status="stop"))

@@ -199,7 +199,7 @@ def admission_stops(
     locations = region_locations(region)
     if location_id:
         locations = locations.filter(pk=location_id)
-    transitions = stop_transitions(locations.values_list("pk", flat=True), before=end)
+    transitions = stop_transitions(locations, before=end)
     started: dict[int, int] = {}
     seconds: dict[int, float] = {}
     open_since: dict[int, datetime] = {}

@@ -318,14 +318,16 @@ def search_capacity(
     now = now or timezone.now()
     inside: list[LocationResult] = []
     outside: list[LocationResult] = []
-    for row in locations_with_units():
+    # Every active location: the requirement below decides, unit by unit, with the one obstetric rule.
+    for row in locations_with_units(obstetric_only=False):
         location = row.location
         obstetric = [u for u in row.units if u.kind in requirement.obstetric_kinds and u.is_obstetric_at(location)]
         neonatal = [u for u in row.units if u.kind in requirement.neonatal_kinds]
         if not obstetric or (requirement.neonatal_kinds and not neonatal):
             continue
         states: list[str] = [_group_state(obstetric)] + ([_group_state(neonatal)] if neonatal else [])
-        relevant = [u for u in row.units if u in obstetric or u in neonatal]
+        counted = {u.kind for u in obstetric} | {u.kind for u in neonatal}  # one unit per kind per location
+        relevant = [u for u in row.units if u.kind in counted]
         km = distance_km(origin.latitude, origin.longitude, location.latitude, location.longitude)
         in_region = region is None or location.region_id == region.pk
         (inside if in_region else outside).append(
