@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from hospitals.models import Location, Region, User
 
@@ -24,8 +24,15 @@ def is_hospital_staff(user: Any) -> bool:
     return has_role(user) and user.role == User.Role.HOSPITAL_STAFF
 
 
-def can_edit_unit(user: Any, unit: Any) -> bool:
-    """Hospital staff change only the units of their own locations (``unit``: anything with a ``location_id``)."""
+class AtLocation(Protocol):
+    """Anything kept at one location: a capacity unit (hospitals does not import capacity)."""
+
+    @property
+    def location_id(self) -> int: ...
+
+
+def can_edit_unit(user: Any, unit: AtLocation) -> bool:
+    """Hospital staff change only the units of their own locations."""
     return is_hospital_staff(user) and user.locations.filter(pk=unit.location_id).exists()
 
 
