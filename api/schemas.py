@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast, get_args
 
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from ninja import Field, Schema
-from pydantic import AwareDatetime, ConfigDict, TypeAdapter, field_validator
+from pydantic import AwareDatetime, ConfigDict, field_validator
 
 from capacity.models import CapacityEvent, Unit
 from capacity.selectors import LocationUnits
@@ -25,12 +26,18 @@ Version = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Beds = Annotated[int, Field(ge=0, le=9999)]
 # How far ahead a stop's expected end may lie (a typo guard: stops last hours or days).
 MAX_STOP_AHEAD = timedelta(days=366)
-# The models store these as text with choices; read back, each is checked against its Literal.
-_unit_kind = TypeAdapter(UnitKind).validate_python
-_status = TypeAdapter(Status).validate_python
-_stop_reason = TypeAdapter(StopReason | None).validate_python
-_action = TypeAdapter(Action).validate_python
-_source = TypeAdapter(Source).validate_python
+# The models store these as text with choices. The Literals above name exactly those choices,
+# checked once here at import (not on every unit of every push): reading a stored value back
+# as its Literal is then a fact, and a choice added without the Literal stops the API loading.
+for _literal, _choices in (
+    (UnitKind, Unit.Kind),
+    (Status, Unit.Status),
+    (StopReason, Unit.StopReason),
+    (Action, CapacityEvent.Action),
+    (Source, CapacityEvent.Source),
+):
+    if set(get_args(_literal)) != set(_choices.values):
+        raise ImproperlyConfigured(f"api/schemas.py: {_literal} does not match {_choices.__qualname__}")
 
 
 def plain_text(value: str) -> str:
@@ -70,12 +77,12 @@ class UnitOut(Schema):
         return UnitOut(
             id=unit.pk,
             location_id=unit.location_id,
-            kind=_unit_kind(unit.kind),
+            kind=cast(UnitKind, unit.kind),
             kind_label=str(unit.get_kind_display()),
             staffed_total=unit.staffed_total,
             available=unit.available,
-            status=_status(unit.status),
-            stop_reason=_stop_reason(unit.stop_reason or None),
+            status=cast(Status, unit.status),
+            stop_reason=cast(StopReason, unit.stop_reason) or None,
             stop_expected_end=unit.stop_expected_end,
             note=unit.note,
             colour=unit.colour,
@@ -248,8 +255,8 @@ class HistoryEntry(Schema):
     def of(event: CapacityEvent, *, own_organisation: bool = False) -> HistoryEntry:
         return HistoryEntry(
             at=event.at,
-            action=_action(event.action),
-            source=_source(event.source),
+            action=cast(Action, event.action),
+            source=cast(Source, event.source),
             version=event.version,
             before=event.before,
             after=event.after,

@@ -34,7 +34,6 @@ class Unit(models.Model):
 
     # Display order on the board: obstetric units first, then neonatology by level.
     KIND_ORDER = [Kind.DELIVERY_SUITE, Kind.BIRTH_CENTRE, Kind.NICU, Kind.HIGH_CARE, Kind.MEDIUM_CARE]
-    NEONATAL_KINDS = (Kind.NICU, Kind.HIGH_CARE, Kind.MEDIUM_CARE)
 
     location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="units", verbose_name=_("location"))
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)

@@ -77,7 +77,9 @@ def board_location(location_id: int) -> LocationUnits | None:
     One query: the push renders it after every change.
     """
     units = list(
-        Unit.objects.filter(location_id=location_id).select_related("location__region", "location__organisation")
+        Unit.objects.filter(location_id=location_id)
+        .select_related("location__region", "location__organisation")
+        .order_by()  # sorted into board order below
     )
     location = (
         units[0].location

@@ -73,9 +73,24 @@ def validate_change(change: CapacityChange, *, now: datetime | None = None) -> N
         raise ValidationError(errors)
 
 
-def _lock(unit_id: int, expected_version: int | None) -> Unit:
+def _stale(unit: Unit, expected_version: int | None, change: CapacityChange | None, retry_confirms: bool) -> bool:
+    """The caller saw another version of the unit than the one stored, so nothing may be written.
+
+    Except, where the caller asks for it (``retry_confirms``: a hospital system's retry after a
+    lost answer), a stale version whose figures the unit already holds: that request did get
+    through, and this one confirms it. On the staff page a stale form always means someone
+    else changed the unit, and she must see it.
+    """
+    if expected_version is None or unit.version == expected_version:
+        return False
+    return not (retry_confirms and change is not None and _holds(unit, change))
+
+
+def _lock(
+    unit_id: int, expected_version: int | None, change: CapacityChange | None = None, *, retry_confirms: bool = False
+) -> Unit:
     unit = Unit.objects.select_for_update().select_related("location").get(pk=unit_id)
-    if expected_version is not None and unit.version != expected_version:
+    if _stale(unit, expected_version, change, retry_confirms):
         raise VersionConflict(unit)
     return unit
 
@@ -90,15 +105,6 @@ def _holds(unit: Unit, change: CapacityChange) -> bool:
         and unit.stop_expected_end == change.stop_expected_end
         and unit.note == change.note
     )
-
-
-def _is_retry(unit: Unit, change: CapacityChange, expected_version: int | None, retry_confirms: bool) -> bool:
-    """A stale version whose figures the unit already holds: a retried request that did get through.
-
-    Only where the caller asks for it (a hospital system's retry after a lost answer): on the
-    staff page a stale form still means someone else changed the unit, and she must see it.
-    """
-    return retry_confirms and expected_version is not None and unit.version != expected_version and _holds(unit, change)
 
 
 def _record(
@@ -152,15 +158,12 @@ def unit_update_capacity(
     ``by`` is the account that made the change; None only for source=system (demo data, imports).
     ``api_token`` is the token an API call came with (``by`` is then the account that issued it).
     ``retry_confirms``: a stale version whose figures the unit already holds confirms them
-    instead of raising ``VersionConflict`` (a retried request, ``_is_retry``).
+    instead of raising ``VersionConflict`` (a retried request, ``_stale``).
     """
     validate_change(change)
     change = _without_stop_details(change)
     with transaction.atomic(durable=True):
-        unit = Unit.objects.select_for_update().select_related("location").get(pk=unit_id)
-        stale = expected_version is not None and unit.version != expected_version
-        if stale and not _is_retry(unit, change, expected_version, retry_confirms):
-            raise VersionConflict(unit)
+        unit = _lock(unit_id, expected_version, change, retry_confirms=retry_confirms)
         return _apply(unit, change, by=by, source=source, api_token=api_token, now=timezone.now())
 
 
@@ -312,16 +315,17 @@ def location_update_capacity(
         stale = [
             by_kind[kind]
             for kind, (change, version) in cleaned.items()
-            if version is not None
-            and by_kind[kind].version != version
-            and not _is_retry(by_kind[kind], change, version, retry_confirms)
+            if _stale(by_kind[kind], version, change, retry_confirms)
         ]
         if stale:
             raise LocationVersionConflict(stale, units)
         now = timezone.now()
         written = {
-            kind: _apply(by_kind[kind], change, by=by, source=source, api_token=api_token, now=now, push=False)
-            for kind, (change, _version) in sorted(cleaned.items(), key=lambda item: by_kind[item[0]].pk)
+            unit.kind: _apply(
+                unit, cleaned[unit.kind][0], by=by, source=source, api_token=api_token, now=now, push=False
+            )
+            for unit in units  # in the lock order
+            if unit.kind in cleaned
         }
         transaction.on_commit(lambda: live.publish_location(location_id))
     return [written[kind] for kind in changes]

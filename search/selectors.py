@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from capacity.models import Unit
-from capacity.selectors import locations_with_units
+from capacity.selectors import in_board_order, locations_with_units
 from hospitals.models import CareLevelRules, CareType, Location, Postcode, Region, User
 
 EARTH_RADIUS_KM = 6371.0088
@@ -326,8 +326,7 @@ def search_capacity(
         if not obstetric or (requirement.neonatal_kinds and not neonatal):
             continue
         states: list[str] = [_group_state(obstetric)] + ([_group_state(neonatal)] if neonatal else [])
-        counted = {u.kind for u in obstetric} | {u.kind for u in neonatal}  # one unit per kind per location
-        relevant = [u for u in row.units if u.kind in counted]
+        relevant = in_board_order(obstetric + neonatal)
         km = distance_km(origin.latitude, origin.longitude, location.latitude, location.longitude)
         in_region = region is None or location.region_id == region.pk
         (inside if in_region else outside).append(
