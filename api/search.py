@@ -57,9 +57,17 @@ class SearchHit(Schema):
     location: SearchLocation
     state: Literal["room", "full", "stop"] = Field(description="Ranking group: room first, admission stop last.")
     state_label: str
+    nearest: bool = Field(description="The nearest location offering this care, listed first whatever its state.")
+    obstetric_state: Literal["room", "full", "stop"] = Field(description="The mother's side: the obstetric units.")
+    neonatal_state: Literal["room", "full", "stop"] | None = Field(
+        description="The baby's side: the neonatal units at the required level (null at term)."
+    )
     in_region: bool
     distance_km: float = Field(description="Straight line from the origin.")
     travel_minutes_estimate: int = Field(description="An estimate by car, not a route (see travel_time_note).")
+    travel_time_label: str = Field(description="The estimate as shown, rounded to 5 minutes: '± 1 h 50 min'.")
+    travel_band: str = Field(description="The travel-time band the ranking places it in.")
+    far: bool = Field(description="More than 60 minutes away by the estimate.")
     stale: bool
     oldest_confirmed_at: str
     units: list[SearchUnit] = Field(description="The units that count for this search.")
@@ -71,9 +79,11 @@ class SearchOut(Schema):
     gestational_weeks: int | None
     required_level: Literal["nicu", "high_care", "medium_care", "term"]
     rule: str = Field(description="The care-level rule applied, in words.")
-    region: str | None
+    region: str | None = Field(description="The search's home region: from the origin, or as asked.")
+    region_from_origin: bool = Field(description="True when the origin decided the region (no `region` asked).")
     region_has_room: bool
     beyond_region: bool = Field(description="Other regions' locations were added: the region has no room.")
+    ranking_rule: str = Field(description="The order of the results, in words.")
     travel_time_note: str
     results: list[SearchHit]
     attribution: str
@@ -84,9 +94,11 @@ class SearchOut(Schema):
     response={200: SearchOut, 401: Problem, 404: Problem, 422: Problem, 429: Problem},
     summary="The nearest locations that can take a client now, for the care she needs",
     description=(
-        "`origin` is a 4-digit postcode (PC4) or a Dutch place name. The region defaults to the "
-        "token's own (its organisation's or its region's). Locations in admission stop are listed "
-        "last, never left out. Postcode coordinates: GeoNames, www.geonames.org (CC BY 4.0)."
+        "`origin` is a 4-digit postcode (PC4) or a Dutch place name. The home region is that of the "
+        "acute obstetric location nearest to the origin, not the token's; `region` overrides it. The "
+        "nearest location offering the care comes first whatever its state, then by travel-time band "
+        "(room before full), admission stops last (`ranking_rule`). "
+        "Postcode coordinates: GeoNames, www.geonames.org (CC BY 4.0)."
     ),
 )
 def search(
@@ -97,15 +109,13 @@ def search(
     region: Annotated[str | None, Query(pattern=r"^[a-z0-9-]{1,40}$", description="A region code.")] = None,
 ) -> SearchOut:
     only_query(request, "origin", "care", "weeks", "region")
-    token = request_token(request)
+    request_token(request)
+    # The client's origin decides the home region, never the token's own; ``region`` overrides it.
+    chosen = None
     if region is not None:
         chosen = Region.objects.filter(code=region).first()
         if chosen is None:
             raise not_found(_("There is no region %(code)s.") % {"code": region})
-    elif token.region_id is not None:
-        chosen = token.region
-    else:
-        chosen = token.organisation.region if token.organisation is not None else None
     try:
         where = parse_origin(plain_text(origin))
     except (OriginError, ValueError) as exc:

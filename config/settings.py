@@ -222,6 +222,10 @@ GC_THRESHOLDS = tuple(int(x) for x in env_list("GC_THRESHOLDS", ["700", "10", "1
 
 # --- Capacity rules (configurable, docs/operations.md) ----------------------------
 CAPACITY_STALE_AFTER = timedelta(minutes=env_int("CAPACITY_STALE_AFTER_MINUTES", 240))
+# The search's ranking (docs/search.md, "Ranking"): travel-time bands in minutes, and how far other
+# regions' locations are listed beside the home region's.
+SEARCH_TIME_BANDS = tuple(int(m) for m in env_list("SEARCH_TIME_BANDS", ["30", "60", "90"]))
+SEARCH_OTHER_REGIONS_WITHIN_MINUTES = env_int("SEARCH_OTHER_REGIONS_WITHIN_MINUTES", SEARCH_TIME_BANDS[0])
 CAPACITY_REMIND_BEFORE = timedelta(minutes=env_int("CAPACITY_REMIND_BEFORE_MINUTES", 30))
 
 # --- Refusals (configurable, docs/refusals.md) -------------------------------------

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from core.forms import TiedErrorsMixin
-from hospitals.models import MAX_RULE_WEEKS, MAX_WEEKS, MIN_RULE_WEEKS, MIN_WEEKS, CareType, Region, User
+from hospitals.models import MAX_RULE_WEEKS, MAX_WEEKS, MIN_RULE_WEEKS, MIN_WEEKS, CareType, User
 from hospitals.services import validate_care_rules
 from search.selectors import (
     OriginError,
@@ -66,11 +66,18 @@ class SearchForm(TiedErrorsMixin, forms.Form):
             raise ValidationError(str(error), code="invalid") from None
         return text
 
-    def search(self, *, region: Region | None) -> SearchResult:
+    def search(self) -> SearchResult:
+        """The client's origin decides the home region, never the searching account (docs/search.md)."""
         data = self.cleaned_data
-        return search_capacity(
-            origin=data["origin"], care=data["care"], gestational_weeks=data.get("weeks"), region=region
-        )
+        return search_capacity(origin=data["origin"], care=data["care"], gestational_weeks=data.get("weeks"))
+
+    def summary(self) -> str:
+        """The search in one line, for the collapsed form on a phone: '9713 · overdracht · 30 wk'."""
+        data = self.cleaned_data
+        parts = [data["origin"].pc4 or data["origin"].label, str(CareType(data["care"]).label)]
+        if data.get("weeks") is not None:
+            parts.append(_("%(weeks)s wk") % {"weeks": data["weeks"]})
+        return " · ".join(parts)
 
     def query(self) -> str:
         """The validated search as a query string (live refresh of the result list)."""

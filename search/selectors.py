@@ -7,13 +7,18 @@ their numbers come from: docs/search.md.
 
 from __future__ import annotations
 
+import csv
+import functools
 import hashlib
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Count
 from django.utils import timezone
@@ -25,10 +30,13 @@ from capacity.selectors import in_board_order, locations_with_units
 from hospitals.models import CareLevelRules, CareType, Location, Postcode, Region, User
 
 EARTH_RADIUS_KM = 6371.0088
-# Travel-time estimate (docs/search.md): roads are on average about 1.3 times the straight
-# line in the Netherlands, driven at an average 60 km/h door to door, without traffic.
-ROAD_FACTOR = 1.3
-AVERAGE_SPEED_KMH = 60.0
+# Travel-time estimate (docs/search.md, "Travel-time estimate"): a line fitted to published
+# route-planner driving times between Dutch cities (search/data/road_times.csv), and for short
+# trips the town-traffic rule below when it is quicker.
+ROAD_TIMES_CSV = Path(__file__).resolve().parent / "data" / "road_times.csv"
+ROAD_FACTOR = 1.3  # roads run about 1.3 times the straight line (short trips)
+TOWN_SPEED_KMH = 35.0  # door to door in town, without traffic (short trips)
+FAR_MINUTES = 60  # results further than this are flagged
 
 PC4_INPUT_RE = re.compile(r"^\s*(\d{4})\s*(?:[A-Za-z]{2})?\s*$")
 DIGITS_RE = re.compile(r"^[\d\s]+[A-Za-z]{0,2}\s*$")
@@ -245,9 +253,210 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))
 
 
+@dataclass(frozen=True)
+class TravelModel:
+    """Minutes by car from the straight-line distance: ``intercept + per_km × km``, fitted by least squares."""
+
+    intercept: float
+    per_km: float
+    pairs: int
+    mean_abs_error: float  # minutes, on the pairs it was fitted to
+    max_abs_error: float
+    loo_mean_abs_error: float  # minutes, each pair predicted by a line fitted to the others
+
+    def minutes(self, km: float) -> int:
+        fitted = self.intercept + self.per_km * km
+        town = km * ROAD_FACTOR / TOWN_SPEED_KMH * 60
+        return max(1, round(min(fitted, town)))
+
+
+@dataclass(frozen=True)
+class RoadTime:
+    """One published driving time between two places (search/data/road_times.csv)."""
+
+    start: str
+    end: str
+    km: float  # straight line between the two centres
+    road_km: float
+    minutes: float
+
+
+def read_road_times(path: Path = ROAD_TIMES_CSV) -> list[RoadTime]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [
+            RoadTime(
+                start=row["from"],
+                end=row["to"],
+                km=distance_km(
+                    float(row["from_lat"]), float(row["from_lon"]), float(row["to_lat"]), float(row["to_lon"])
+                ),
+                road_km=float(row["road_km"]),
+                minutes=float(row["minutes"]),
+            )
+            for row in csv.DictReader(handle)
+        ]
+
+
+def _fit(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    n = len(points)
+    mean_x = sum(x for x, _y in points) / n
+    mean_y = sum(y for _x, y in points) / n
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sum((x - mean_x) ** 2 for x, _y in points)
+    return mean_y - slope * mean_x, slope
+
+
+def fit_travel_model(times: Sequence[RoadTime]) -> TravelModel:
+    points = [(t.km, t.minutes) for t in times]
+    intercept, per_km = _fit(points)
+    errors = [abs(intercept + per_km * x - y) for x, y in points]
+    loo = []
+    for i, (x, y) in enumerate(points):
+        a, b = _fit(points[:i] + points[i + 1 :])
+        loo.append(abs(a + b * x - y))
+    return TravelModel(
+        intercept=intercept,
+        per_km=per_km,
+        pairs=len(points),
+        mean_abs_error=sum(errors) / len(errors),
+        max_abs_error=max(errors),
+        loo_mean_abs_error=sum(loo) / len(loo),
+    )
+
+
+@functools.cache
+def travel_model() -> TravelModel:
+    return fit_travel_model(read_road_times())
+
+
 def travel_minutes(km: float) -> int:
-    """A rough estimate by car (ROAD_FACTOR, AVERAGE_SPEED_KMH); never shown without saying so."""
-    return max(1, math.ceil(km * ROAD_FACTOR / AVERAGE_SPEED_KMH * 60))
+    """An estimate by car from the straight-line distance (travel_model); never shown without saying so."""
+    return travel_model().minutes(km)
+
+
+def rounded_minutes(minutes: int) -> int:
+    """What the page shows: to 5 minutes (an estimate must not look precise), at least 5."""
+    return max(5, 5 * round(minutes / 5))
+
+
+def format_travel_time(minutes: int) -> str:
+    """'± 1 h 50 min' / '± 1 u 50 min', '± 25 min': rounded, and marked as an estimate by the ±."""
+    shown = rounded_minutes(minutes)
+    hours, rest = divmod(shown, 60)
+    if not hours:
+        return _("± %(minutes)s min") % {"minutes": rest}
+    if not rest:
+        return _("± %(hours)s h") % {"hours": hours}
+    return _("± %(hours)s h %(minutes)s min") % {"hours": hours, "minutes": rest}
+
+
+# --- ranking (pure: no database) ----------------------------------------------------------------
+
+
+class Rankable(Protocol):
+    """What the ranking needs to know of a listed location."""
+
+    @property
+    def travel_minutes(self) -> int: ...
+    @property
+    def distance_km(self) -> float: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def region_key(self) -> object: ...
+
+
+R = TypeVar("R", bound=Rankable)
+
+
+@dataclass(frozen=True)
+class RankingRule:
+    """The order of the results, configurable (settings.SEARCH_TIME_BANDS, SEARCH_OTHER_REGIONS_WITHIN_MINUTES).
+
+    1. The nearest location that offers the care, whatever its state ("Nearest").
+    2. Then by travel-time band (up to 30 min, up to 60, up to 90, further): within a band, those
+       with room before those with no free bed, each by travel time. A place with room never
+       passes a nearer one of an earlier band just for having room.
+    3. Admission stops last, by travel time.
+    Listed: the home region's locations, other regions' within ``other_regions_within`` minutes,
+    and, when none of those has room, every other location with room.
+    """
+
+    bands: tuple[int, ...] = (30, 60, 90)
+    other_regions_within: int = 30
+
+    @classmethod
+    def from_settings(cls) -> RankingRule:
+        bands = tuple(sorted(int(b) for b in getattr(settings, "SEARCH_TIME_BANDS", (30, 60, 90))))
+        within = int(getattr(settings, "SEARCH_OTHER_REGIONS_WITHIN_MINUTES", bands[0]))
+        return cls(bands=bands, other_regions_within=within)
+
+    def band(self, minutes: int) -> int:
+        """0 for the first band, len(bands) beyond the last."""
+        return next((i for i, limit in enumerate(self.bands) if minutes <= limit), len(self.bands))
+
+    def band_label(self, index: int) -> str:
+        if index == 0:
+            return _("within %(minutes)s min") % {"minutes": self.bands[0]}
+        if index < len(self.bands):
+            return _("%(low)s to %(high)s min") % {"low": self.bands[index - 1], "high": self.bands[index]}
+        return _("more than %(minutes)s min") % {"minutes": self.bands[-1]}
+
+    def describe(self) -> str:
+        """The order in words, for the page's heading note and the API."""
+        bands = ", ".join(self.band_label(i) for i in range(len(self.bands) + 1))
+        return _(
+            "First the nearest place that offers this care, whatever its state. Then by estimated travel time "
+            "in bands (%(bands)s): within each band places with room before places without a free bed, each "
+            "nearest first. Admission stops come last."
+        ) % {"bands": bands}
+
+    def order(self, candidates: Sequence[R]) -> list[R]:
+        """Nearest first, then the rule above. Pure: the same input always gives the same order."""
+        if not candidates:
+            return []
+        by_distance = sorted(candidates, key=lambda c: (c.travel_minutes, c.distance_km, c.name))
+        nearest, rest = by_distance[0], by_distance[1:]
+        rest.sort(
+            key=lambda c: (
+                c.state == State.STOP,
+                self.band(c.travel_minutes),
+                STATE_ORDER[c.state],
+                c.travel_minutes,
+                c.distance_km,
+                c.name,
+            )
+        )
+        return [nearest, *rest]
+
+    def listed(self, candidates: Sequence[R], home: object) -> tuple[list[R], bool, bool]:
+        """(the locations to list, whether the home region's listed ones have room, whether others were added)."""
+        if not candidates:
+            return [], False, False
+        nearest = min(candidates, key=lambda c: (c.travel_minutes, c.distance_km, c.name))
+        near = [
+            c
+            for c in candidates
+            if c.region_key == home or c is nearest or c.travel_minutes <= self.other_regions_within
+        ]
+        has_room = any(c.state == State.ROOM for c in near)
+        if has_room:
+            return near, True, False
+        listed = {id(c) for c in near}
+        beyond = [c for c in candidates if id(c) not in listed and c.state == State.ROOM]
+        return near + beyond, False, bool(beyond)
+
+
+def home_region_key(point: tuple[float, float], acute: Sequence[tuple[float, float, object]]) -> object | None:
+    """The region of the acute obstetric location nearest to the point: the search's "home" region."""
+    if not acute:
+        return None
+    lat, lon = point
+    return min(acute, key=lambda row: distance_km(lat, lon, row[0], row[1]))[2]
+
+
+# --- the search ---------------------------------------------------------------------------------
 
 
 @dataclass
@@ -260,6 +469,21 @@ class LocationResult:
     in_region: bool
     stale: bool
     oldest_confirmed_at: datetime
+    obstetric: list[Unit] = field(default_factory=list)  # mother: the obstetric units that count
+    neonatal: list[Unit] = field(default_factory=list)  # baby: the neonatal units that count (below term)
+    obstetric_state: str = State.ROOM
+    neonatal_state: str | None = None
+    nearest: bool = False
+    band: int = 0
+    band_label: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.location.name
+
+    @property
+    def region_key(self) -> object:
+        return self.location.region_id
 
     @property
     def has_room(self) -> bool:
@@ -270,6 +494,14 @@ class LocationResult:
         return self.state == State.STOP
 
     @property
+    def far(self) -> bool:
+        return self.travel_minutes > FAR_MINUTES
+
+    @property
+    def travel_time(self) -> str:
+        return format_travel_time(self.travel_minutes)
+
+    @property
     def phone_href(self) -> str:
         return self.location.phone_href
 
@@ -278,14 +510,20 @@ class LocationResult:
 class SearchResult:
     origin: Origin
     requirement: Requirement
-    region: Region | None
+    region: Region | None  # the search's home region: from the origin, unless one was asked for
     results: list[LocationResult]
     region_has_room: bool
     beyond_region: bool  # results from other regions were added because the region has no room
+    rule: RankingRule = field(default_factory=RankingRule)
+    region_from_origin: bool = True
 
     @property
     def location_ids(self) -> list[int]:
         return sorted(r.location.pk for r in self.results)
+
+    @property
+    def nearest(self) -> LocationResult | None:
+        return self.results[0] if self.results else None
 
 
 def _group_state(units: list[Unit]) -> str:
@@ -305,46 +543,65 @@ def search_capacity(
     region: Region | None = None,
     rules: CareLevelRules | None = None,
     now: datetime | None = None,
+    ranking: RankingRule | None = None,
 ) -> SearchResult:
-    """Locations that offer the required care, rooms first, then full, then admission stops, each nearest first.
+    """Locations that offer the required care for a client at ``origin``, in the order of RankingRule.
 
-    Locations of ``region`` only, unless none of them has room: then those of every
-    other region are added (region None: the whole country). Nothing is hidden for
-    being full, stopped or out of date; those are marked.
+    The home region is the region of the acute obstetric location nearest to the origin (never
+    the searching user's account), unless ``region`` is given. Nothing is hidden for being full,
+    stopped or out of date; those are marked.
     """
     if care not in CareType.values:
         raise ValueError(f"unknown care type {care!r}")
     requirement = requirement_for(care=care, weeks=gestational_weeks, rules=rules)
+    ranking = ranking or RankingRule.from_settings()
     now = now or timezone.now()
-    inside: list[LocationResult] = []
-    outside: list[LocationResult] = []
+    candidates: list[LocationResult] = []
+    acute: list[tuple[float, float, object]] = []
+    locations: dict[int, Location] = {}
     # Every active location: the requirement below decides, unit by unit, with the one obstetric rule.
     for row in locations_with_units(obstetric_only=False):
         location = row.location
+        locations[location.pk] = location
+        if any(u.kind == Unit.Kind.DELIVERY_SUITE and u.is_obstetric_at(location) for u in row.units):
+            acute.append((location.latitude, location.longitude, location.region_id))
         obstetric = [u for u in row.units if u.kind in requirement.obstetric_kinds and u.is_obstetric_at(location)]
         neonatal = [u for u in row.units if u.kind in requirement.neonatal_kinds]
         if not obstetric or (requirement.neonatal_kinds and not neonatal):
             continue
-        states: list[str] = [_group_state(obstetric)] + ([_group_state(neonatal)] if neonatal else [])
+        obstetric_state = _group_state(obstetric)
+        neonatal_state = _group_state(neonatal) if neonatal else None
+        states = [obstetric_state] + ([neonatal_state] if neonatal_state else [])
         relevant = in_board_order(obstetric + neonatal)
         km = distance_km(origin.latitude, origin.longitude, location.latitude, location.longitude)
-        in_region = region is None or location.region_id == region.pk
-        (inside if in_region else outside).append(
+        candidates.append(
             LocationResult(
                 location=location,
                 distance_km=km,
                 travel_minutes=travel_minutes(km),
                 units=relevant,
                 state=max(states, key=lambda state: STATE_ORDER[state]),
-                in_region=in_region,
+                in_region=True,
                 stale=any(u.is_stale(now) for u in relevant),
                 oldest_confirmed_at=min(u.confirmed_at for u in relevant),
+                obstetric=in_board_order(obstetric),
+                neonatal=in_board_order(neonatal),
+                obstetric_state=obstetric_state,
+                neonatal_state=neonatal_state,
             )
         )
-    region_has_room = any(r.has_room for r in inside)
-    beyond = not region_has_room and bool(outside)
-    results = inside + outside if beyond else inside
-    results.sort(key=lambda r: (STATE_ORDER[r.state], r.distance_km, r.location.name))
+    from_origin = region is None
+    if region is None:
+        key = home_region_key((origin.latitude, origin.longitude), acute)
+        region = next((loc.region for loc in locations.values() if loc.region_id == key), None)
+    home = region.pk if region is not None else None
+    listed, region_has_room, beyond = ranking.listed(candidates, home)
+    results = ranking.order(listed)
+    for index, result in enumerate(results):
+        result.in_region = result.location.region_id == home
+        result.nearest = index == 0
+        result.band = ranking.band(result.travel_minutes)
+        result.band_label = ranking.band_label(result.band)
     return SearchResult(
         origin=origin,
         requirement=requirement,
@@ -352,6 +609,8 @@ def search_capacity(
         results=results,
         region_has_room=region_has_room,
         beyond_region=beyond,
+        rule=ranking,
+        region_from_origin=from_origin,
     )
 
 
@@ -379,8 +638,10 @@ def result_data(result: SearchResult, *, now: datetime | None = None) -> dict[st
         "required_level": result.requirement.band,
         "rule": result.requirement.describe(),
         "region": result.region.code if result.region else None,
+        "region_from_origin": result.region_from_origin,
         "region_has_room": result.region_has_room,
         "beyond_region": result.beyond_region,
+        "ranking_rule": result.rule.describe(),
         "travel_time_note": travel_time_note(),
         "results": [
             {
@@ -396,9 +657,15 @@ def result_data(result: SearchResult, *, now: datetime | None = None) -> dict[st
                 },
                 "state": r.state,
                 "state_label": str(State(r.state).label),
+                "nearest": r.nearest,
+                "obstetric_state": r.obstetric_state,
+                "neonatal_state": r.neonatal_state,
                 "in_region": r.in_region,
                 "distance_km": round(r.distance_km, 1),
                 "travel_minutes_estimate": r.travel_minutes,
+                "travel_time_label": r.travel_time,
+                "travel_band": r.band_label,
+                "far": r.far,
                 "stale": r.stale,
                 "oldest_confirmed_at": r.oldest_confirmed_at.isoformat(),
                 "units": [
@@ -426,7 +693,8 @@ def result_data(result: SearchResult, *, now: datetime | None = None) -> dict[st
 
 
 def travel_time_note() -> str:
-    return _("Travel times are estimates: the straight line times %(factor)s at %(speed)s km/h, without traffic.") % {
-        "factor": f"{ROAD_FACTOR:g}",
-        "speed": f"{AVERAGE_SPEED_KMH:g}",
-    }
+    model = travel_model()
+    return _(
+        "Travel times are estimates by car without traffic, from the straight-line distance, fitted to "
+        "published driving times between %(pairs)s pairs of Dutch cities (typically %(error)s min off)."
+    ) % {"pairs": model.pairs, "error": f"{model.loo_mean_abs_error:.0f}"}

@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
@@ -40,13 +41,19 @@ def _searcher(request: AuthenticatedRequest) -> User:
 
 
 def _results_context(request: AuthenticatedRequest, form: SearchForm, user: User) -> dict[str, Any]:
-    result = form.search(region=user.home_region)
+    result = form.search()
     ids = result.location_ids
+    query = form.query()
     return {
         "result": result,
         "rule": result.requirement.describe(),
+        "ranking_rule": result.rule.describe(),
         "travel_time_note": travel_time_note(),
-        "query": form.query(),
+        "query": query,
+        "summary": form.summary(),
+        # A refusal registered from a result returns here, and offers these locations first.
+        "back": f"{reverse('search:search')}?{query}",
+        "near": ",".join(str(r.location.pk) for r in result.results),
         "ws_path": f"/ws/search/?locations={','.join(map(str, ids))}" if ids else "",
         "fingerprint": live_fingerprint(ids),
         "now": timezone.now(),
@@ -91,7 +98,7 @@ def search_json(request: HttpRequest) -> JsonResponse:
     if not form.is_valid():
         errors = {field: [e["message"] for e in errs] for field, errs in form.errors.get_json_data().items()}
         return JsonResponse({"errors": errors}, status=400)
-    return JsonResponse(result_data(form.search(region=user.home_region)))
+    return JsonResponse(result_data(form.search()))
 
 
 @require_GET
@@ -135,15 +142,18 @@ def care_rules(request: AuthenticatedRequest) -> HttpResponse:
         else:
             status = 400
     history = CareLevelRulesChange.objects.select_related("by")[:20]
-    # The rule as midwives read it, one sentence per band.
+    # The rule as midwives read it, one sentence per band, each said for which care type it holds.
+    both = _("Begeleiding and overdracht")
     bands = [
-        (CareType.OVERDRACHT, rules.nicu_below_weeks - 1),
-        (CareType.OVERDRACHT, rules.nicu_below_weeks),
-        (CareType.OVERDRACHT, rules.high_care_below_weeks),
-        (CareType.OVERDRACHT, rules.term_from_weeks),
-        (CareType.BEGELEIDING, rules.term_from_weeks),
+        (both, CareType.OVERDRACHT, rules.nicu_below_weeks - 1),
+        (both, CareType.OVERDRACHT, rules.nicu_below_weeks),
+        (both, CareType.OVERDRACHT, rules.high_care_below_weeks),
+        (_("Overdracht at term"), CareType.OVERDRACHT, rules.term_from_weeks),
+        (_("Begeleiding at term"), CareType.BEGELEIDING, rules.term_from_weeks),
     ]
-    in_words = [requirement_for(care=care, weeks=weeks, rules=rules).level_rule() for care, weeks in bands]
+    in_words = [
+        (label, requirement_for(care=care, weeks=weeks, rules=rules).level_rule()) for label, care, weeks in bands
+    ]
     return render(
         request,
         "search/care_rules.html",

@@ -35,7 +35,7 @@ def _names(body: dict[str, Any]) -> list[str]:
     return [hit["location"]["name"] for hit in body["results"]]
 
 
-def test_nearest_with_room_first_within_the_tokens_region(world: World, api: Api) -> None:
+def test_nearest_first_within_the_region_of_the_origin(world: World, api: Api) -> None:
     response = api.get("/search?origin=3731&care=overdracht")
     assert response.status_code == 200, response.content
     body = response.json()
@@ -58,14 +58,17 @@ def test_gestational_age_decides_the_level(world: World, api: Api) -> None:
 def test_a_stop_is_listed_last_and_other_regions_join_when_the_region_is_full(world: World, api: Api) -> None:
     _set(world.unit, world.staff, status=Unit.Status.STOP, stop_reason=Unit.StopReason.STAFF, available=0)
     body = api.get("/search?origin=3731&care=overdracht").json()
-    assert _names(body) == ["Diakonessenhuis Utrecht", "WKZ Utrecht"]
-    assert body["results"][-1]["state"] == "stop" and not body["beyond_region"]
+    # WKZ is the nearest: first whatever its state, saying it is in stop.
+    assert _names(body) == ["WKZ Utrecht", "Diakonessenhuis Utrecht"]
+    assert body["results"][0]["state"] == "stop" and body["results"][0]["nearest"] and not body["beyond_region"]
 
     _set(world.other_unit, world.other_staff, available=0)
     body = api.get("/search?origin=3731&care=overdracht").json()
     assert not body["region_has_room"] and body["beyond_region"]
-    assert _names(body) == ["LUMC Leiden", "Diakonessenhuis Utrecht", "WKZ Utrecht"]
-    assert body["results"][0]["in_region"] is False
+    # Diakonessenhuis (full, 10 min) before LUMC (room, ~50 min): room does not jump a band.
+    assert _names(body) == ["WKZ Utrecht", "Diakonessenhuis Utrecht", "LUMC Leiden"]
+    assert body["results"][-1]["in_region"] is False and body["results"][-1]["state"] == "room"
+    assert "bands" in body["ranking_rule"]
 
 
 def test_region_parameter_and_region_tokens(world: World) -> None:
@@ -73,8 +76,15 @@ def test_region_parameter_and_region_tokens(world: World) -> None:
     api = Api(region_token(world.other_region, world.national_admin, scope=ApiToken.Scope.READ))
     body = api.get("/search?origin=2333&care=overdracht").json()
     assert body["region"] == "west" and _names(body) == ["LUMC Leiden"]
+    assert body["region_from_origin"]
     body = api.get("/search?origin=2333&care=overdracht&region=midden").json()
-    assert body["region"] == "midden" and _names(body)[0] == "Diakonessenhuis Utrecht"  # nearer to Leiden
+    # Midden asked for, but LUMC is the nearest: first, marked as another region.
+    assert body["region"] == "midden" and not body["region_from_origin"]
+    assert _names(body)[:2] == ["LUMC Leiden", "Diakonessenhuis Utrecht"]
+    assert body["results"][0]["nearest"] and not body["results"][0]["in_region"]
+    # The token's own region does not decide: a search from De Bilt with a West token is Midden's.
+    body = api.get("/search?origin=3731&care=overdracht").json()
+    assert body["region"] == "midden" and _names(body)[0] == "WKZ Utrecht"
 
 
 @pytest.mark.parametrize(

@@ -76,7 +76,8 @@ def test_midwife_searches_and_the_result_list_follows_a_stop_live(
                 items = page.locator(".result")
                 expect(items.first).to_have_id(f"result-{wkz.pk}")
 
-                # Hospital staff declare a stop at WKZ: it moves to the end, marked, without a reload.
+                # Hospital staff declare a stop at WKZ: the nearest stays first, now marked as in stop,
+                # without a reload.
                 unit = Unit.objects.get(pk=world.unit.pk)
                 unit_update_capacity(
                     unit_id=unit.pk,
@@ -84,9 +85,10 @@ def test_midwife_searches_and_the_result_list_follows_a_stop_live(
                     expected_version=unit.version,
                     change=CapacityChange(staffed_total=10, available=0, status="stop", stop_reason="staff"),
                 )
-                expect(items.first).to_have_id(f"result-{diak.pk}", timeout=LIVE_TIMEOUT)
-                expect(items.last).to_have_id(f"result-{wkz.pk}")
-                expect(items.last).to_contain_text("Opnamestop – als laatste getoond")
+                expect(items.first).to_have_attribute("data-state", "stop", timeout=LIVE_TIMEOUT)
+                expect(items.first).to_have_id(f"result-{wkz.pk}")
+                expect(items.first).to_contain_text("Opnamestop")
+                expect(items.last).to_have_id(f"result-{diak.pk}")
                 assert page.evaluate("() => window.__marker") == 1, "the page was reloaded"
             finally:
                 page.screenshot(path=SHOT, full_page=True)

@@ -89,9 +89,11 @@ async def test_the_list_fetched_after_a_push_shows_the_change_and_the_new_order(
     await update(world.unit.pk, world.staff, available=0, status="stop", stop_reason="staff")
     assert json.loads(await comm.receive_from(timeout=5)) == {"type": "changed"}
     after = await database_sync_to_async(fetch)()
-    # The stop moved WKZ to the end, marked; nothing hidden.
-    assert after.index(f'id="result-{world.other_location.pk}"') < after.index(f'id="result-{world.location.pk}"')
-    assert "Opnamestop – als laatste getoond" in after
+    # WKZ is the nearest: it stays first, now marked as in stop; nothing hidden.
+    wkz, diak = after.index(f'id="result-{world.location.pk}"'), after.index(f'id="result-{world.other_location.pk}"')
+    assert wkz < diak
+    card = after[wkz:diak]
+    assert 'data-state="stop"' in card and "Opnamestop" in card and 'data-state="stop"' not in before
     await comm.disconnect()
 
 

@@ -16,6 +16,7 @@ from search.selectors import (
     CareType,
     Origin,
     OriginError,
+    RankingRule,
     SearchResult,
     State,
     distance_km,
@@ -45,6 +46,10 @@ def english() -> Iterator[None]:
 @pytest.fixture
 def sw(db: None) -> SearchWorld:
     return make_search_world()
+
+
+# Every location listed, whatever its region (the rules tests look at the care levels only).
+EVERYWHERE = RankingRule(other_regions_within=10_000)
 
 
 def slugs(result: SearchResult) -> list[str]:
@@ -80,8 +85,8 @@ def expected_slugs(care: str, weeks: int | None, rules: CareLevelRules) -> set[s
     weeks=st.one_of(st.none(), st.integers(MIN_WEEKS, MAX_WEEKS)),
 )
 def test_default_rules_pick_the_required_level_at_every_age(sw: SearchWorld, care: str, weeks: int | None) -> None:
-    # National search (no region), so every location that offers the level is listed.
-    result = search_capacity(origin=HERE, care=care, gestational_weeks=weeks, region=None)
+    # Every region listed, so every location that offers the level is.
+    result = search_capacity(origin=HERE, care=care, gestational_weeks=weeks, ranking=EVERYWHERE)
     assert set(slugs(result)) == expected_slugs(care, weeks, CareLevelRules())
 
 
@@ -97,7 +102,7 @@ def test_configured_thresholds_are_applied_at_every_boundary(sw: SearchWorld, da
     rules = CareLevelRules(nicu_below_weeks=nicu, high_care_below_weeks=high_care, term_from_weeks=term)
     # Each threshold, the week before it, and a random age.
     for weeks in {nicu - 1, nicu, high_care - 1, high_care, term - 1, term, data.draw(st.integers(16, 44))}:
-        result = search_capacity(origin=HERE, care=care, gestational_weeks=weeks, rules=rules)
+        result = search_capacity(origin=HERE, care=care, gestational_weeks=weeks, rules=rules, ranking=EVERYWHERE)
         assert set(slugs(result)) == expected_slugs(care, weeks, rules), weeks
 
 
@@ -151,10 +156,12 @@ def test_only_the_units_that_count_are_shown(sw: SearchWorld) -> None:
 def test_nearest_first_with_distance_and_estimated_travel_time(sw: SearchWorld) -> None:
     result = search_capacity(origin=HERE, care=OVERDRACHT, gestational_weeks=40, region=sw.region)
     assert slugs(result) == ["s-medium", "s-high", "s-nicu", "s-bc-hospital", "s-no-neo"]
+    assert result.results[0].nearest and not any(r.nearest for r in result.results[1:])
     distances = [r.distance_km for r in result.results]
     assert distances == sorted(distances)
     assert distances[0] == pytest.approx(2.0, abs=0.05)
-    assert result.results[0].travel_minutes == travel_minutes(distances[0]) == 3  # 2 km x 1.3 at 60 km/h
+    # 2 km in town: 2 x 1.3 at 35 km/h, quicker than the fitted line's 15 min.
+    assert result.results[0].travel_minutes == travel_minutes(distances[0]) == 4
 
 
 def test_haversine_matches_a_known_distance() -> None:
@@ -162,31 +169,46 @@ def test_haversine_matches_a_known_distance() -> None:
     assert distance_km(52.0907, 5.1214, 52.3731, 4.8926) == pytest.approx(35.2, abs=0.5)
 
 
-def test_full_locations_follow_those_with_room_and_stops_come_last_never_hidden(sw: SearchWorld) -> None:
+def test_the_nearest_comes_first_whatever_its_state_then_room_before_full_within_a_band(sw: SearchWorld) -> None:
     set_unit(sw.medium_care, Unit.Kind.DELIVERY_SUITE, status=Unit.Status.STOP, stop_reason="staff", available=0)
     set_unit(sw.high_care, Unit.Kind.DELIVERY_SUITE, available=0)
     result = search_capacity(origin=HERE, care=OVERDRACHT, gestational_weeks=40, region=sw.region)
-    assert slugs(result) == ["s-nicu", "s-bc-hospital", "s-no-neo", "s-high", "s-medium"]
-    assert [r.state for r in result.results] == [State.ROOM, State.ROOM, State.ROOM, State.FULL, State.STOP]
+    # s-medium (2 km) is nearest, in stop: first, saying so. All others lie within 30 minutes:
+    # room (8, 12, 20 km) before full (4 km).
+    assert slugs(result) == ["s-medium", "s-nicu", "s-bc-hospital", "s-no-neo", "s-high"]
+    assert [r.state for r in result.results] == [State.STOP, State.ROOM, State.ROOM, State.ROOM, State.FULL]
+    assert result.results[0].nearest and result.results[0].in_stop
+
+
+def test_stops_other_than_the_nearest_come_last(sw: SearchWorld) -> None:
+    set_unit(sw.high_care, Unit.Kind.DELIVERY_SUITE, status=Unit.Status.STOP, stop_reason="staff")
+    set_unit(sw.nicu, Unit.Kind.DELIVERY_SUITE, available=0)
+    result = search_capacity(origin=HERE, care=OVERDRACHT, gestational_weeks=40, region=sw.region)
+    assert slugs(result) == ["s-medium", "s-bc-hospital", "s-no-neo", "s-nicu", "s-high"]
     assert result.results[-1].in_stop
 
 
 def test_a_stop_with_free_beds_still_counts_as_a_stop(sw: SearchWorld) -> None:
-    set_unit(sw.medium_care, Unit.Kind.DELIVERY_SUITE, status=Unit.Status.STOP, stop_reason="beds", available=3)
+    set_unit(sw.high_care, Unit.Kind.DELIVERY_SUITE, status=Unit.Status.STOP, stop_reason="beds", available=3)
     result = search_capacity(origin=HERE, care=OVERDRACHT, gestational_weeks=40, region=sw.region)
-    assert slugs(result)[-1] == "s-medium" and result.results[-1].state == State.STOP
+    assert slugs(result)[-1] == "s-high" and result.results[-1].state == State.STOP
 
 
 def test_a_required_neonatal_unit_without_room_makes_the_location_full(sw: SearchWorld) -> None:
     set_unit(sw.nicu, Unit.Kind.NICU, available=0)
-    result = search_capacity(origin=HERE, care=OVERDRACHT, gestational_weeks=28, region=None)
+    result = search_capacity(origin=HERE, care=OVERDRACHT, gestational_weeks=28, ranking=EVERYWHERE)
+    # The nearest NICU centre first although full (mother side room, baby side full), then the far one.
     assert [(r.location.slug, r.state) for r in result.results] == [
-        ("s-far-nicu", State.ROOM),
         ("s-nicu", State.FULL),
+        ("s-far-nicu", State.ROOM),
     ]
+    nearest = result.results[0]
+    assert nearest.nearest and (nearest.obstetric_state, nearest.neonatal_state) == (State.ROOM, State.FULL)
+    assert [u.kind for u in nearest.obstetric] == [Unit.Kind.DELIVERY_SUITE]
+    assert [u.kind for u in nearest.neonatal] == [Unit.Kind.NICU]
     set_unit(sw.nicu, Unit.Kind.NICU, status=Unit.Status.STOP, stop_reason="beds")
-    result = search_capacity(origin=HERE, care=OVERDRACHT, gestational_weeks=28, region=None)
-    assert result.results[-1].location == sw.nicu and result.results[-1].state == State.STOP
+    result = search_capacity(origin=HERE, care=OVERDRACHT, gestational_weeks=28, ranking=EVERYWHERE)
+    assert result.results[0].location == sw.nicu and result.results[0].state == State.STOP
 
 
 def test_begeleiding_at_term_has_room_when_either_the_delivery_suite_or_the_birth_centre_has(sw: SearchWorld) -> None:
@@ -215,20 +237,35 @@ def test_other_regions_only_when_the_region_has_no_room(sw: SearchWorld) -> None
 
     set_unit(sw.nicu, Unit.Kind.NICU, available=0)
     result = search_capacity(origin=HERE, care=OVERDRACHT, gestational_weeks=28, region=sw.region)
-    assert slugs(result) == ["s-far-nicu", "s-nicu"]
+    # The nearest (full) stays first; the other region's NICU with room is added after it.
+    assert slugs(result) == ["s-nicu", "s-far-nicu"]
     assert result.beyond_region and not result.region_has_room
-    assert [r.in_region for r in result.results] == [False, True]
+    assert [r.in_region for r in result.results] == [True, False]
 
 
-def test_region_none_searches_the_whole_country(sw: SearchWorld) -> None:
-    result = search_capacity(origin=HERE, care=OVERDRACHT, gestational_weeks=28, region=None)
-    assert slugs(result) == ["s-nicu", "s-far-nicu"] and all(r.in_region for r in result.results)
+def test_the_origin_decides_the_home_region_not_the_caller(sw: SearchWorld) -> None:
+    # From De Bilt the nearest acute obstetric location is in Midden-Nederland: its region is home.
+    result = search_capacity(origin=HERE, care=OVERDRACHT, gestational_weeks=28)
+    assert result.region == sw.region and result.region_from_origin
+    assert slugs(result) == ["s-nicu"]
+    # From right beside the far NICU centre (other region) that region is home, and it comes first.
+    far = Origin(sw.far_nicu.latitude + 0.001, sw.far_nicu.longitude, "far", "")
+    result = search_capacity(origin=far, care=OVERDRACHT, gestational_weeks=28)
+    assert result.region == sw.other_region and slugs(result)[0] == "s-far-nicu"
+    assert result.results[0].in_region and result.results[0].nearest
+
+
+def test_a_nearer_location_in_another_region_is_listed_first(sw: SearchWorld) -> None:
+    # The home region is asked for, but the nearest NICU centre lies in the other region.
+    near_far = Origin(sw.far_nicu.latitude - 0.01, sw.far_nicu.longitude, "border", "")
+    result = search_capacity(origin=near_far, care=OVERDRACHT, gestational_weeks=28, region=sw.region)
+    assert slugs(result)[0] == "s-far-nicu" and result.results[0].nearest and not result.results[0].in_region
 
 
 def test_inactive_locations_are_left_out(sw: SearchWorld) -> None:
     sw.medium_care.active = False
     sw.medium_care.save()
-    assert "s-medium" not in slugs(search_capacity(origin=HERE, care=OVERDRACHT, region=None))
+    assert "s-medium" not in slugs(search_capacity(origin=HERE, care=OVERDRACHT, ranking=EVERYWHERE))
 
 
 def test_unknown_care_type_is_a_programming_error(sw: SearchWorld) -> None:

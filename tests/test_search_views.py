@@ -85,15 +85,15 @@ def test_results_nearest_first_with_status_in_words_estimate_phone_and_refusal(
     world: World, sw: SearchWorld, client_for
 ) -> None:
     location_set_phone(location_id=sw.high_care.pk, by=world.national_admin, phone="030-250 40 00")
-    Unit.objects.filter(location=sw.medium_care, kind=Unit.Kind.DELIVERY_SUITE).update(
+    Unit.objects.filter(location=sw.nicu, kind=Unit.Kind.DELIVERY_SUITE).update(
         status=Unit.Status.STOP, stop_reason="staff"
     )
     body = client_for(world.midwife).get(SEARCH, {"where": "3731", "care": "overdracht", "weeks": "35"}).content
     html = body.decode()
     # 35 weeks: medium care or better. Nearest first, the stop last (and still shown).
-    order = [html.index(f'id="result-{loc.pk}"') for loc in (sw.high_care, sw.nicu, sw.with_birth_centre)]
+    order = [html.index(f'id="result-{loc.pk}"') for loc in (sw.medium_care, sw.high_care, sw.with_birth_centre)]
     assert order == sorted(order)
-    assert html.index(f'id="result-{sw.medium_care.pk}"') > order[-1]
+    assert html.index(f'id="result-{sw.nicu.pk}"') > order[-1]
     assert f'id="result-{sw.birth_centre.pk}"' not in html and f'id="result-{sw.no_neonatal.pk}"' not in html
     assert "Opnamestop – als laatste getoond" in html  # the stop, in words (Dutch by default)
     assert "Ruimte" in html  # the shared status badge
@@ -173,8 +173,12 @@ def test_region_overflow_is_announced(world: World, sw: SearchWorld, client_for)
     c = client_for(world.midwife)
     data = c.get(JSON, {"where": "3731", "care": "overdracht", "weeks": "28"}).json()
     assert data["beyond_region"] and not data["region_has_room"]
+    # The nearest NICU centre (WKZ, full) stays first; the other region's NICU with room is added.
     first = data["results"][0]
-    assert first["location"]["slug"] == "s-far-nicu" and first["in_region"] is False and first["state"] == "room"
+    assert first["location"]["slug"] == "wkz" and first["nearest"] and first["state"] == "full"
+    assert (first["obstetric_state"], first["neonatal_state"]) == ("room", "full")
+    far = next(r for r in data["results"] if r["location"]["slug"] == "s-far-nicu")
+    assert far["in_region"] is False and far["state"] == "room"
     html = c.get(SEARCH, {"where": "3731", "care": "overdracht", "weeks": "28"}).content.decode()
     assert "Geen locatie in Midden-Nederland heeft ruimte" in html and "Andere regio: ROAZ West" in html
 

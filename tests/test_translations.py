@@ -20,5 +20,10 @@ def test_compiled_catalogue_matches_the_source() -> None:
     po = polib.pofile(str(LOCALE / "django.po"))
     with (LOCALE / "django.mo").open("rb") as handle:
         mo = gettext.GNUTranslations(handle)
-    stale = [e.msgid for e in po.translated_entries() if not e.msgid_plural and mo.gettext(e.msgid) != e.msgstr]
+    stale = [
+        e.msgid
+        for e in po.translated_entries()
+        if not e.msgid_plural
+        and (mo.pgettext(e.msgctxt, e.msgid) if e.msgctxt else mo.gettext(e.msgid)) != e.msgstr
+    ]
     assert stale == []

@@ -79,9 +79,31 @@
     };
   }
 
-  document.addEventListener("DOMContentLoaded", connect);
+  // After a search the results are the answer: focus and show the first one (the nearest).
+  // Not after a live refresh: that must never move the midwife's focus.
+  var focusAfterSearch = false;
+  function focusFirstResult() {
+    var first = document.querySelector("#search-results .result h3");
+    if (!first) {
+      var invalid = document.querySelector(".search-form [aria-invalid='true']");
+      if (invalid) invalid.focus();
+      return;
+    }
+    first.focus({ preventScroll: true });
+    first.closest(".result").scrollIntoView({ block: "start" });
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (elt && elt.matches && elt.matches("form.search-form")) focusAfterSearch = true;
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    connect();
+    if (document.getElementById("search-results")) focusFirstResult();
+  });
   // A new search or a refreshed list may list other locations: follow them.
   document.addEventListener("htmx:afterSettle", function () {
+    if (focusAfterSearch) { focusAfterSearch = false; focusFirstResult(); }
     connect();
     if (socket && socket.readyState === WebSocket.OPEN) show("live");
     else if (pollTimer) show("offline");
