@@ -5,6 +5,7 @@ from typing import ClassVar
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from api.services import api_token_revoke
 from capacity.models import ApiToken
@@ -37,7 +38,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
         return False  # the history points at the token that made a change
 
-    @admin.action(description="Revoke the selected API tokens")
+    @admin.action(description=_("Revoke the selected API tokens"))
     def revoke(self, request: AuthenticatedRequest, queryset: QuerySet[ApiToken]) -> None:
         for token_id in queryset.filter(revoked_at__isnull=True).values_list("pk", flat=True):
             api_token_revoke(token_id=token_id, by=request.user)

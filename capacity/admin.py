@@ -3,6 +3,8 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from capacity.models import BoardToken, CapacityEvent, Unit
 from capacity.services import board_token_revoke
@@ -48,7 +50,7 @@ class BoardTokenAdmin(admin.ModelAdmin):
     readonly_fields = ["created_by", "created_at", "revoked_at", "revoked_by"]
     actions = ["revoke"]
 
-    @admin.action(description="Revoke the selected links")
+    @admin.action(description=_("Revoke the selected wall-screen links"))
     def revoke(self, request: AuthenticatedRequest, queryset: QuerySet[BoardToken]) -> None:
         for token_id in queryset.filter(revoked_at__isnull=True).values_list("pk", flat=True):
             board_token_revoke(token_id=token_id, by=request.user)
@@ -57,5 +59,6 @@ class BoardTokenAdmin(admin.ModelAdmin):
         if not change:
             obj.created_by = request_user(request)
             raw = obj.issue_raw()
-            self.message_user(request, f"Wall-screen link (shown once): /board/screen/{raw}/")
+            link = f"/board/screen/{raw}/"
+            self.message_user(request, gettext("Wall-screen link (shown once): %(url)s") % {"url": link})
         super().save_model(request, obj, form, change)

@@ -1,9 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CapacityConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "capacity"
+    verbose_name = _("Capacity")
 
     def ready(self) -> None:
         from capacity import live

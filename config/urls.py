@@ -4,12 +4,19 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.i18n import set_language
 
 from api import stream as api_stream
 from api.v1 import urlpatterns as api_urlpatterns
 from capacity import views as capacity_views
 from core import views as core_views
+
+# Lazy: the admin speaks the active language (Dutch by default, its own language switch in
+# templates/admin/base_site.html).
+admin.site.site_header = _("Birth-care capacity – administration")
+admin.site.site_title = _("Birth-care capacity administration")
+admin.site.index_title = _("Administration")
 
 urlpatterns = [
     path("", capacity_views.home, name="home"),

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext_lazy as _
 
 from core.admin import ReadOnlyAdmin
 from hospitals.models import (
@@ -52,7 +53,7 @@ class UserAdmin(BaseUserAdmin):
     list_filter = ["role", "is_active", "region"]
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
-        ("Role", {"fields": ("role", "organisation", "region", "locations", "favourite_locations")}),
+        (_("Role"), {"fields": ("role", "organisation", "region", "locations", "favourite_locations")}),
     )
     filter_horizontal = ["locations", "favourite_locations", "groups", "user_permissions"]
 

@@ -252,6 +252,19 @@ class User(AbstractUser):
         ORG_ADMIN = "org_admin", _("organisation administrator")
         NATIONAL_ADMIN = "national_admin", _("national administrator")
 
+    # AbstractUser's field with a help text that suits an administrator creating someone else's
+    # account (members page and Django admin) rather than Django's generic "Required. 150 characters...".
+    username = models.CharField(
+        _("username"),
+        max_length=150,
+        unique=True,
+        help_text=_(
+            "The name this person logs in with, for example j.devries. "
+            "Letters, digits and . - _ @ + only; at most 150 characters."
+        ),
+        validators=[AbstractUser.username_validator],
+        error_messages={"unique": _("A user with that username already exists.")},
+    )
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, blank=True)
     organisation = models.ForeignKey(
         Organisation,

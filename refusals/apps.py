@@ -1,9 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class RefusalsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "refusals"
+    verbose_name = _("Refusals")
 
     def ready(self) -> None:
         from refusals import aggregation, live, tasks  # noqa: F401 - tasks: registered for the embedded beat

@@ -66,7 +66,7 @@ class Refusal(models.Model):
     )
     registered_at = models.DateTimeField(_("registered at"), default=timezone.now)
     withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
-    version = models.PositiveIntegerField(default=1)
+    version = models.PositiveIntegerField(_("version"), default=1)
 
     # What the board showed for this location when the refusal was registered.
     board_snapshot = models.JSONField(_("board at registration"), default=dict)
@@ -101,13 +101,13 @@ class RefusalEvent(AppendOnlyModel):
         CORRECT = "correct", _("corrected")
         WITHDRAW = "withdraw", _("withdrawn")
 
-    refusal = models.ForeignKey(Refusal, on_delete=models.PROTECT, related_name="events")
-    action = models.CharField(max_length=10, choices=Action.choices)
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    at = models.DateTimeField(default=timezone.now)
-    version = models.PositiveIntegerField()
-    before = models.JSONField(null=True)
-    after = models.JSONField()
+    refusal = models.ForeignKey(Refusal, on_delete=models.PROTECT, related_name="events", verbose_name=_("refusal"))
+    action = models.CharField(_("action"), max_length=10, choices=Action.choices)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("by"))
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    version = models.PositiveIntegerField(_("version after"))
+    before = models.JSONField(_("before"), null=True)
+    after = models.JSONField(_("after"))
 
     class Meta:
         ordering = ["at", "id"]
