@@ -8,8 +8,9 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from hospitals.http import AuthenticatedRequest
 from hospitals.models import User
@@ -33,9 +34,31 @@ def _midwife(request: AuthenticatedRequest) -> User:
     return request.user
 
 
+MAX_NEAR = 50  # more ids than a search lists are ignored
+
+
+def _back_to(request: AuthenticatedRequest, raw: str) -> str | None:
+    """Where she came from (the search with its query, or a board): a path on this site, or None.
+
+    Anything else (another host, //host, javascript:, a backslash trick) is an open redirect.
+    """
+    local = raw.startswith("/") and not raw.startswith("//")
+    safe = url_has_allowed_host_and_scheme(raw, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+    return raw if local and safe else None
+
+
+def _near(raw: str) -> list[int]:
+    """The search's result ids, nearest first (``near=12,7,31``); anything else is dropped."""
+    return [int(part) for part in raw.split(",")[:MAX_NEAR] if part.strip().isdigit()]
+
+
 @require_http_methods(["GET", "POST"])
 def register(request: AuthenticatedRequest) -> HttpResponse:
     user = _midwife(request)
+    # Opened from a search result or a board row: `next` and `near` ride along in hidden fields.
+    params = request.POST if request.method == "POST" else request.GET
+    back = _back_to(request, params.get("next", ""))
+    near = _near(params.get("near", ""))
     initial: dict[str, object] = {}
     if request.GET.get("location", "").isdigit():
         initial["location"] = int(request.GET["location"])
@@ -44,16 +67,17 @@ def register(request: AuthenticatedRequest) -> HttpResponse:
         initial["care_type"] = request.GET["care_type"]
     if request.GET.get("gestational_weeks", "").isdigit():
         initial["gestational_weeks"] = int(request.GET["gestational_weeks"])
-    form = RefusalForm(request.POST or None, initial=initial)
+    form = RefusalForm(request.POST or None, initial=initial, user=user, near=near)
+    context = {"form": form, "next": back, "near": ",".join(map(str, near))}
     if request.method == "POST":
         if form.is_valid():
             refusal = services.refusal_register(by=user, data=form.to_input())
             messages.success(
                 request, _("Refusal by %(location)s registered. Thank you.") % {"location": refusal.location.name}
             )
-            return redirect("refusals:mine")
-        return render(request, "refusals/form.html", {"form": form}, status=400)
-    return render(request, "refusals/form.html", {"form": form})
+            return redirect(back or "refusals:mine")
+        return render(request, "refusals/form.html", context, status=400)
+    return render(request, "refusals/form.html", context)
 
 
 @require_GET
@@ -74,7 +98,7 @@ def correct(request: AuthenticatedRequest, refusal_id: int) -> HttpResponse:
     user, refusal = _own(request, refusal_id)
     if not services.can_change(refusal, user):
         raise PermissionDenied
-    form = RefusalForm(request.POST or None, initial=RefusalForm.initial_for(refusal))
+    form = RefusalForm(request.POST or None, initial=RefusalForm.initial_for(refusal), user=user)
     context = {"form": form, "refusal": refusal}
     if request.method == "POST":
         if not form.is_valid():
@@ -91,9 +115,14 @@ def correct(request: AuthenticatedRequest, refusal_id: int) -> HttpResponse:
     return render(request, "refusals/form.html", context)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def withdraw(request: AuthenticatedRequest, refusal_id: int) -> HttpResponse:
+    """GET asks "withdraw the refusal by X of <date>?" (works without JavaScript); its POST withdraws."""
     user, refusal = _own(request, refusal_id)
+    if request.method == "GET":
+        if not services.can_change(refusal, user):
+            raise PermissionDenied
+        return render(request, "refusals/withdraw.html", {"refusal": refusal})
     try:
         services.refusal_withdraw(refusal_id=refusal.pk, by=user, expected_version=_version(request))
     except services.StaleRefusal:
