@@ -10,7 +10,7 @@ from datetime import datetime
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from capacity.models import CapacityEvent, Unit
+from capacity.models import BoardToken, CapacityEvent, Unit
 from hospitals.models import Location, Region, User
 
 
@@ -111,6 +111,27 @@ def units_for_staff(user: User) -> QuerySet[Unit]:
 
 def regions_with_locations() -> QuerySet[Region]:
     return Region.objects.filter(locations__active=True).distinct().order_by("name")
+
+
+def last_change(rows: Iterable[LocationUnits]) -> datetime | None:
+    """When a figure or status on this board last changed (a confirmation changes nothing)."""
+    return max((unit.updated_at for row in rows for unit in row.units), default=None)
+
+
+def unit_kinds_shown(rows: Iterable[LocationUnits]) -> list[tuple[str, str]]:
+    """(kind, label) of the unit types these rows have, in board order: the grid's columns."""
+    present = {unit.kind for row in rows for unit in row.units}
+    return [(kind.value, str(kind.label)) for kind in Unit.KIND_ORDER if kind in present]
+
+
+def locations_without_phone(rows: Iterable[LocationUnits]) -> list[Location]:
+    """The board's locations that midwives cannot call from it: no delivery-suite number known."""
+    return [row.location for row in rows if not row.location.phone_e164]
+
+
+def board_token_any(raw: str) -> BoardToken | None:
+    """The wall-screen link with this secret, revoked or not (``BoardToken.lookup``: active only)."""
+    return BoardToken.objects.filter(token_hash=BoardToken.hash(raw)).select_related("region").first()
 
 
 # --- what refusals read of capacity -------------------------------------------------------

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -21,6 +22,7 @@ from capacity import live
 from capacity.models import ApiToken, BoardToken, CapacityEvent, Unit
 from core.exceptions import StaleVersion
 from hospitals.models import Region, User
+from hospitals.permissions import can_edit_unit
 
 
 class VersionConflict(StaleVersion[Unit]):
@@ -248,6 +250,46 @@ def unit_confirm_unchanged(
     with transaction.atomic(durable=True):
         unit = _lock(unit_id, expected_version)
         return _confirm(unit, by=by, source=source, before=unit.snapshot(), now=timezone.now(), api_token=api_token)
+
+
+class UnitsVersionConflict(StaleVersion[list[Unit]]):
+    """Some of several units were changed meanwhile; nothing was written.
+
+    ``current`` is every unit asked for, as it is now; ``stale`` those whose version was stale.
+    """
+
+    def __init__(self, stale: list[Unit], current: list[Unit]) -> None:
+        super().__init__(current, ", ".join(str(u.pk) for u in stale))
+        self.stale = stale
+
+
+def units_confirm_unchanged(
+    *, by: User, versions: dict[int, int], source: str = CapacityEvent.Source.WEB
+) -> list[Unit]:
+    """Confirm several units' figures at once (the staff page's "confirm all"): all of them or none.
+
+    ``versions`` maps each unit's id to the version the caller saw. Each unit is confirmed and
+    recorded as ``unit_confirm_unchanged`` does; each location's row is pushed once, after commit.
+    Raises ``Unit.DoesNotExist`` for an unknown id, ``PermissionDenied`` when ``by`` may not
+    change one of them, and ``UnitsVersionConflict`` when a version is stale.
+    """
+    with transaction.atomic(durable=True):
+        # Lock in a fixed order (by id), as location_update_capacity does, so calls cannot deadlock.
+        units = list(Unit.objects.select_for_update().select_related("location").filter(pk__in=versions).order_by("pk"))
+        if len(units) != len(versions):
+            raise Unit.DoesNotExist(f"no unit {sorted(set(versions) - {u.pk for u in units})}")
+        if not all(can_edit_unit(by, unit) for unit in units):
+            raise PermissionDenied
+        stale = [unit for unit in units if _stale(unit, versions[unit.pk], None, retry_confirms=False)]
+        if stale:
+            raise UnitsVersionConflict(stale, units)
+        now = timezone.now()
+        confirmed = [
+            _confirm(unit, by=by, source=source, before=unit.snapshot(), now=now, push=False) for unit in units
+        ]
+        for location_id in sorted({unit.location_id for unit in units}):
+            transaction.on_commit(partial(live.publish_location, location_id))
+    return confirmed
 
 
 class LocationChangeInvalid(Exception):

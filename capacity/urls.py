@@ -13,6 +13,7 @@ urlpatterns = [
     path("screens/<int:token_id>/revoke/", views.screen_revoke, name="screen_revoke"),
     path("favourites/<int:location_id>/", views.toggle_favourite, name="toggle_favourite"),
     path("units/", views.my_units, name="my_units"),
+    path("units/confirm-all/", views.units_confirm_all, name="units_confirm_all"),
     path("units/<int:unit_id>/", views.unit_update, name="unit_update"),
     path("units/<int:unit_id>/confirm/", views.unit_confirm, name="unit_confirm"),
 ]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
@@ -10,21 +13,32 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from capacity import selectors
-from capacity.forms import BoardTokenForm, ConfirmForm, UnitCapacityForm
+from capacity.forms import BoardTokenForm, ConfirmAllForm, ConfirmForm, UnitCapacityForm
 from capacity.models import BoardToken, Unit
 from capacity.services import (
+    UnitsVersionConflict,
     VersionConflict,
     board_token_issue,
     board_token_revoke,
     unit_confirm_unchanged,
     unit_update_capacity,
+    units_confirm_unchanged,
 )
 from hospitals.http import AuthenticatedRequest
-from hospitals.models import Location, Region
-from hospitals.permissions import can_edit_unit, can_view_board, has_role, is_hospital_staff, screen_regions
+from hospitals.models import Location, Region, User
+from hospitals.permissions import (
+    can_edit_unit,
+    can_manage_phones,
+    can_set_location_phone,
+    can_view_board,
+    has_role,
+    is_hospital_staff,
+    screen_regions,
+)
 
 
 def _require(allowed: bool) -> None:
@@ -44,10 +58,36 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
     return redirect("capacity:board_region", region_code=region.code)
 
 
+LAYOUT_COOKIE = "board_layout"
+LAYOUTS = ("cards", "grid")
+
+
+def _layout(request: HttpRequest) -> str:
+    """Cards or grid: chosen with ?layout= (the toggle without JavaScript), else remembered in a cookie.
+
+    Decided on the server, so a remembered grid never flashes as cards first.
+    """
+    chosen = request.GET.get("layout") or request.COOKIES.get(LAYOUT_COOKIE, "")
+    return chosen if chosen in LAYOUTS else LAYOUTS[0]
+
+
+def _remember_layout(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    if request.GET.get("layout") in LAYOUTS:
+        response.set_cookie(LAYOUT_COOKIE, request.GET["layout"], max_age=365 * 24 * 3600, samesite="Lax")
+    return response
+
+
+def _sees_phone_gaps(user: User) -> bool:
+    """Coordinators and administrators are told which locations cannot be called from the board."""
+    return can_manage_phones(user) or (has_role(user) and user.role == User.Role.COORDINATOR)
+
+
 def _board_context(request: AuthenticatedRequest, region: Region | None) -> dict[str, object]:
     rows = selectors.favourites_first(selectors.locations_with_units(region=region), request.user)
     scope = region.code if region else "national"
     lang = request.LANGUAGE_CODE
+    user = request.user
+    no_phone = selectors.locations_without_phone(rows) if _sees_phone_gaps(user) else []
     return {
         "region": region,
         "regions": selectors.regions_with_locations(),
@@ -55,6 +95,10 @@ def _board_context(request: AuthenticatedRequest, region: Region | None) -> dict
         "ws_path": f"/ws/board/{scope}/?lang={lang}",
         "rows_url": reverse("capacity:board_rows", kwargs={"scope": scope}),
         "now": timezone.now(),
+        "layout": _layout(request),
+        "unit_kinds": selectors.unit_kinds_shown(rows),
+        "no_phone": [(location, can_set_location_phone(user, location)) for location in no_phone],
+        "may_fix_phones": can_manage_phones(user),
     }
 
 
@@ -68,7 +112,7 @@ def _scope_region(scope: str) -> Region | None:
 def board(request: AuthenticatedRequest, region_code: str | None = None) -> HttpResponse:
     _require(can_view_board(request.user))
     region = _scope_region(region_code) if region_code else None
-    return render(request, "capacity/board.html", _board_context(request, region))
+    return _remember_layout(request, render(request, "capacity/board.html", _board_context(request, region)))
 
 
 @require_GET
@@ -94,9 +138,11 @@ def toggle_favourite(request: AuthenticatedRequest, location_id: int) -> HttpRes
 @require_GET
 def screen(request: HttpRequest, token: str) -> HttpResponse:
     """Read-only wall screen behind a revocable token, no login needed."""
-    board_token = BoardToken.lookup(token)
-    if board_token is None:
-        raise Http404
+    board_token = selectors.board_token_any(token)
+    if board_token is None or board_token.revoked_at is not None:
+        # A page in the screen's language that says what happened and whom to ask, not "Not Found".
+        revoked = board_token is not None
+        return render(request, "capacity/screen_gone.html", {"revoked": revoked}, status=410 if revoked else 404)
     region = board_token.region
     rows = selectors.locations_with_units(region=region)
     scope = region.code if region else "national"
@@ -110,6 +156,10 @@ def screen(request: HttpRequest, token: str) -> HttpResponse:
             "rows_url": "",
             "scope": scope,
             "now": timezone.now(),
+            "screen": True,
+            "layout": "grid",
+            "unit_kinds": selectors.unit_kinds_shown(rows),
+            "last_change": selectors.last_change(rows),
         },
     )
 
@@ -154,26 +204,56 @@ def screen_revoke(request: AuthenticatedRequest, token_id: int) -> HttpResponse:
 # --- hospital staff -----------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class UnitRow:
+    """One unit's form on the staff page, with the unit as it is now if someone else changed it."""
+
+    form: UnitCapacityForm
+    conflict: Unit | None = None
+
+
+@dataclass(frozen=True)
+class LocationRows:
+    location: Location
+    rows: list[UnitRow]
+
+
+def _staff_context(
+    request: AuthenticatedRequest,
+    *,
+    form: UnitCapacityForm | None = None,
+    conflicts: Sequence[Unit] = (),
+) -> dict[str, object]:
+    """The staff page: the user's units by location, in board order; ``form`` replaces its unit's
+    fresh form (as submitted, without JavaScript), ``conflicts`` are units changed meanwhile."""
+    units = sorted(
+        selectors.units_for_staff(request.user),
+        key=lambda u: (u.location.name, u.location_id, Unit.KIND_ORDER.index(Unit.Kind(u.kind))),
+    )
+    changed = {unit.pk: unit for unit in conflicts}
+    groups: dict[int, LocationRows] = {}
+    for unit in units:
+        unit_form = form if form is not None and form.unit.pk == unit.pk else UnitCapacityForm.for_unit(unit)
+        group = groups.setdefault(unit.location_id, LocationRows(unit.location, []))
+        group.rows.append(UnitRow(unit_form, changed.get(unit.pk)))
+    return {"locations": list(groups.values()), "now": timezone.now()}
+
+
 @require_GET
 def my_units(request: AuthenticatedRequest) -> HttpResponse:
     _require(is_hospital_staff(request.user))
-    units = list(selectors.units_for_staff(request.user))
-    forms = [UnitCapacityForm.for_unit(unit) for unit in units]
-    return render(request, "capacity/my_units.html", {"forms": forms, "now": timezone.now()})
+    return render(request, "capacity/my_units.html", _staff_context(request))
 
 
 def _unit_response(
     request: AuthenticatedRequest, form: UnitCapacityForm, *, status: int = 200, conflict: Unit | None = None
 ) -> HttpResponse:
-    context = {"form": form, "conflict": conflict, "now": timezone.now()}
     if request.htmx:
+        context = {"form": form, "conflict": conflict, "now": timezone.now()}
         return render(request, "capacity/_unit_form.html", context, status=status)
     # Without JavaScript: the whole page, with this unit's form as submitted.
-    units = list(selectors.units_for_staff(request.user))
-    forms = [form if u.pk == form.unit.pk else UnitCapacityForm.for_unit(u) for u in units]
-    return render(
-        request, "capacity/my_units.html", {"forms": forms, "conflict": conflict, "now": timezone.now()}, status=status
-    )
+    page = _staff_context(request, form=form, conflicts=[conflict] if conflict else [])
+    return render(request, "capacity/my_units.html", page, status=status)
 
 
 def _editable_unit(request: AuthenticatedRequest, unit_id: int) -> Unit:
@@ -226,3 +306,35 @@ def unit_confirm(request: AuthenticatedRequest, unit_id: int) -> HttpResponse:
             request, UnitCapacityForm.for_unit(conflict.current), status=409, conflict=conflict.current
         )
     return _saved(request, unit, _("Confirmed unchanged: %(unit)s") % {"unit": unit})
+
+
+def _units_response(
+    request: AuthenticatedRequest, *, status: int, conflicts: Sequence[Unit] = (), **extra: object
+) -> HttpResponse:
+    """All of the user's units: the list alone for htmx, else the whole page."""
+    template = "capacity/_my_units.html" if request.htmx else "capacity/my_units.html"
+    context = _staff_context(request, conflicts=conflicts) | extra
+    return render(request, template, context, status=status)
+
+
+@require_POST
+def units_confirm_all(request: AuthenticatedRequest) -> HttpResponse:
+    """Confirm all unchanged: every unit on the page, at the versions the page showed; all or none."""
+    _require(is_hospital_staff(request.user))
+    form = ConfirmAllForm(request.POST)
+    if not form.is_valid():
+        return _units_response(request, status=400, problem=_("Nothing was confirmed. Please try again."))
+    try:
+        confirmed = units_confirm_unchanged(by=request.user, versions=form.versions())
+    except Unit.DoesNotExist as missing:
+        raise Http404 from missing
+    except UnitsVersionConflict as conflict:
+        names = ", ".join(str(unit) for unit in conflict.stale)
+        return _units_response(request, status=409, conflicts=conflict.stale, stale_names=names)
+    count = len(confirmed)
+    message = ngettext("Confirmed unchanged: %(count)s unit.", "Confirmed unchanged: %(count)s units.", count)
+    message %= {"count": count}
+    if request.htmx:
+        return _units_response(request, status=200, confirmed_all=message)
+    messages.success(request, message)
+    return redirect("capacity:my_units")

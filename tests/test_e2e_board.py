@@ -91,9 +91,9 @@ def test_staff_change_shows_on_an_open_board_without_reload(
                 log_in(units, "staff")
                 expect(units).to_have_url(re.compile(r"/units/$"))
                 form = units.locator(f"#unit-{unit.pk}")
-                free = form.get_by_label("Bedden vrij", exact=True)
+                free = form.get_by_label("Vrije bedden", exact=True)
                 expect(free).to_have_value("4")
-                plus = form.get_by_role("button", name="Bedden vrij: één meer", exact=True)  # the + stepper
+                plus = form.get_by_role("button", name="Vrije bedden: één meer", exact=True)  # the + stepper
                 for _ in range(3):
                     plus.click()
                 expect(free).to_have_value("7")
@@ -106,8 +106,14 @@ def test_staff_change_shows_on_an_open_board_without_reload(
                 # An admission stop, with a reason and an expected end, in three hours.
                 end = (datetime.now(ZoneInfo("Europe/Amsterdam")) + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
                 form = units.locator(f"#unit-{unit.pk}")  # the saved form was swapped in anew
-                form.locator('input[name="status"][value="stop"]').check()
-                form.get_by_label("Reden van de stop").select_option("staff")
+
+                # By the radios' values (the staff page's own test, test_e2e_staff.py, covers its words).
+                def choose(name: str, value: str) -> None:
+                    form.locator("label", has=units.locator(f'input[name="{name}"][value="{value}"]')).click()
+
+                choose("status", "stop")
+                choose("stop_reason", "staff")
+                choose("stop_end_choice", "other")
                 form.get_by_label("Verwacht einde van de stop").fill(end)
                 form.get_by_role("button", name="Opslaan").click()
                 expect(units.locator(f"#unit-{unit.pk} .unit-state")).to_contain_text("Opnamestop")

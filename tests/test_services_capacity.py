@@ -4,18 +4,20 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from capacity import live
 from capacity.models import CapacityEvent, Unit
 from capacity.services import (
     CapacityChange,
+    UnitsVersionConflict,
     UnknownUnitKinds,
     VersionConflict,
     location_update_capacity,
     unit_confirm_unchanged,
     unit_update_capacity,
+    units_confirm_unchanged,
 )
 from tests.conftest import World
 
@@ -181,4 +183,50 @@ def test_a_location_write_names_unknown_unit_kinds_and_writes_nothing(world: Wor
             changes={"delivery_suite": (change(available=1), None), "medium_care": (change(available=1), None)},
         )
     assert exc.value.kinds == ["medium_care"]
+    assert not CapacityEvent.objects.exists()
+
+
+# --- units_confirm_unchanged: the staff page's "confirm all" --------------------------------------
+
+
+def test_confirm_all_records_each_unit_and_pushes_each_location_once(
+    world: World, published: list[dict[str, object]], django_capture_on_commit_callbacks
+) -> None:
+    Unit.objects.filter(pk__in=[world.unit.pk, world.nicu.pk]).update(
+        confirmed_at=timezone.now() - timedelta(hours=5), stale_flagged_at=timezone.now()
+    )
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        units = units_confirm_unchanged(by=world.staff, versions={world.nicu.pk: 1, world.unit.pk: 1})
+    assert sorted(u.pk for u in units) == sorted([world.unit.pk, world.nicu.pk])
+    for unit in Unit.objects.filter(pk__in=[world.unit.pk, world.nicu.pk]):
+        assert not unit.is_stale() and unit.confirmed_by == world.staff and unit.stale_flagged_at is None
+        assert unit.version == 1  # a confirmation, not a change
+    events = list(CapacityEvent.objects.all())
+    assert len(events) == 2 and {(e.action, e.source, e.by, e.version) for e in events} == {
+        ("confirm", "web", world.staff, 1)
+    }
+    assert len(callbacks) == 1 and [e["location_id"] for e in published] == [world.location.pk]
+
+
+def test_confirm_all_with_one_stale_version_confirms_nothing(world: World, published: list[dict[str, object]]) -> None:
+    unit_update_capacity(
+        unit_id=world.nicu.pk, by=world.staff, change=change(staffed_total=24, available=5), expected_version=1
+    )
+    published.clear()
+    with pytest.raises(UnitsVersionConflict) as exc:
+        units_confirm_unchanged(by=world.staff, versions={world.unit.pk: 1, world.nicu.pk: 1})
+    assert [u.pk for u in exc.value.stale] == [world.nicu.pk]
+    assert exc.value.stale[0].available == 5
+    assert sorted(u.pk for u in exc.value.current) == sorted([world.unit.pk, world.nicu.pk])
+    assert not CapacityEvent.objects.filter(action="confirm").exists()
+    assert published == []
+
+
+def test_confirm_all_only_for_units_the_user_may_change(world: World) -> None:
+    with pytest.raises(PermissionDenied):
+        units_confirm_unchanged(by=world.staff, versions={world.unit.pk: 1, world.other_unit.pk: 1})
+    with pytest.raises(PermissionDenied):
+        units_confirm_unchanged(by=world.midwife, versions={world.unit.pk: 1})
+    with pytest.raises(Unit.DoesNotExist):
+        units_confirm_unchanged(by=world.staff, versions={world.unit.pk: 1, 99999: 1})
     assert not CapacityEvent.objects.exists()

@@ -234,7 +234,7 @@ def test_board_row_of_a_stale_unit_says_so_in_words(world: World) -> None:
     assert frames["nl"].count("Verouderd") == 1  # the delivery suite, not the fresh NICU
     assert frames["en"].count("Out of date") == 1
     # The label sits next to a text marker, not only in a coloured class.
-    assert "⚠ Verouderd" in frames["nl"]
+    assert "◷</span> Verouderd" in frames["nl"]
 
 
 def test_confirmation_between_the_beats_query_and_its_flag_wins(

@@ -80,3 +80,57 @@ def test_revoking_records_who_and_when_once(world: World, client_for) -> None:
     client_for(world.national_admin).post(reverse("capacity:screen_revoke", args=[token.pk]))
     token.refresh_from_db()
     assert (token.revoked_at, token.revoked_by) == (first, world.coordinator)
+
+
+# --- the wall screen itself ------------------------------------------------------------------------
+
+
+def test_wall_screen_is_a_kiosk_grid_without_navigation(world: World, client: Client) -> None:
+    from capacity.models import Unit
+
+    Unit.objects.update(updated_at="2026-03-02T09:00:00Z")
+    Unit.objects.filter(pk=world.unit.pk).update(updated_at="2026-03-02T13:07:00Z")
+    _token, raw = BoardToken.issue(label="Balie", region=world.region, created_by=world.coordinator)
+    response = client.get(reverse("capacity:screen", args=[raw]))
+    body = response.content.decode()
+    assert response.status_code == 200 and 'lang="nl"' in body
+    assert '<body class="role-none kiosk"' in body
+    assert 'data-layout="grid"' in body and 'class="grid-head"' in body
+    assert 'id="clock"' in body and 'id="conn"' in body
+    # Last change: the newest unit change on this board, in local time (CET in March).
+    assert re.search(r'<time id="last-change" datetime="2026-03-02T14:07:00\+01:00">14:07</time>', body)
+    assert 'id="sound-enable"' in body and 'id="stop-cue"' in body
+    # No navigation, language button, favourites or login: a screen only shows.
+    for chrome in [
+        '<nav aria-label="Hoofdmenu"',
+        'class="lang"',
+        "set_language",
+        'class="fav-form"',
+        "/accounts/logout/",
+    ]:
+        assert chrome not in body, chrome
+    assert 'class="regions"' not in body and "hx-get=" not in body
+
+
+def test_revoked_link_says_so_in_the_screens_language_with_410(world: World, client_for, client: Client) -> None:
+    token, raw = BoardToken.issue(label="Balie", region=world.region, created_by=world.coordinator)
+    client_for(world.coordinator).post(reverse("capacity:screen_revoke", args=[token.pk]))
+    client.logout()
+    response = client.get(reverse("capacity:screen", args=[raw]))
+    body = response.content.decode()
+    assert response.status_code == 410
+    assert 'lang="nl"' in body and 'data-screen-gone="revoked"' in body and "Not Found" not in body
+    assert "Capaciteit geboortezorg" in body  # a page of this site, in Dutch
+    assert 'class="lang"' not in body and "<nav" not in body
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    english = client.get(reverse("capacity:screen", args=[raw])).content.decode()
+    assert "This wall-screen link has been withdrawn" in english and "ROAZ coordinator" in english
+
+
+def test_unknown_link_is_a_404_page_that_says_whom_to_ask(client: Client, db: None) -> None:
+    response = client.get(reverse("capacity:screen", args=["no-such-link"]))
+    body = response.content.decode()
+    assert response.status_code == 404 and 'data-screen-gone="unknown"' in body and "Not Found" not in body
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    english = client.get(reverse("capacity:screen", args=["no-such-link"])).content.decode()
+    assert "This wall-screen link is unknown" in english and "ROAZ coordinator" in english

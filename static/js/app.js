@@ -15,8 +15,6 @@
     }
     refreshRelativeTimes();
     setInterval(refreshRelativeTimes, 30000);
-    setupBoard();
-    setupSound();
   });
 
   // Steppers: - and + beside a number field.
@@ -52,61 +50,5 @@
       else if (Math.abs(minutes) < 48 * 60) el.textContent = format.format(Math.round(minutes / 60), "hour");
       else el.textContent = format.format(Math.round(minutes / 1440), "day");
     });
-  }
-
-  // Connection indicator, and polling while the socket is down.
-  function setupBoard() {
-    var board = document.querySelector("[data-live-board]");
-    if (!board) return;
-    var indicator = document.getElementById("conn");
-    var pollTimer = null;
-    function show(state) {
-      indicator.className = "conn conn-" + state;
-      indicator.querySelector(".conn-text").textContent = indicator.dataset["text" + state.charAt(0).toUpperCase() + state.slice(1)];
-    }
-    function poll() {
-      var list = document.getElementById("board-list");
-      if (list && list.getAttribute("hx-get")) htmx.trigger(list, "board-poll");
-      else window.location.reload();
-    }
-    function startPolling() {
-      show("offline");
-      if (!pollTimer) pollTimer = setInterval(poll, 30000);
-    }
-    board.addEventListener("htmx:wsOpen", function () {
-      show("live");
-      if (pollTimer) { clearInterval(pollTimer); pollTimer = null; }
-    });
-    board.addEventListener("htmx:wsClose", startPolling);
-    board.addEventListener("htmx:wsError", startPolling);
-    // A socket that never opens (blocked by a proxy) also falls back to polling.
-    setTimeout(function () { if (indicator.classList.contains("conn-connecting")) startPolling(); }, 8000);
-  }
-
-  // Optional sound when a unit's admission stop starts or ends.
-  function setupSound() {
-    var toggle = document.getElementById("sound-toggle");
-    if (!toggle) return;
-    toggle.checked = localStorage.getItem("board-sound") === "on";
-    toggle.addEventListener("change", function () {
-      localStorage.setItem("board-sound", toggle.checked ? "on" : "off");
-    });
-    document.addEventListener("htmx:oobBeforeSwap", function (event) {
-      var target = event.detail.target, fragment = event.detail.fragment;
-      if (!toggle.checked || !target || !fragment) return;
-      var incoming = fragment.querySelector ? (fragment.querySelector("[data-stops]") || fragment.firstElementChild) : null;
-      if (incoming && incoming.dataset && target.dataset.stops !== incoming.dataset.stops) beep();
-    });
-  }
-
-  function beep() {
-    try {
-      var ctx = new (window.AudioContext || window.webkitAudioContext)();
-      var osc = ctx.createOscillator();
-      osc.frequency.value = 880;
-      osc.connect(ctx.destination);
-      osc.start();
-      osc.stop(ctx.currentTime + 0.25);
-    } catch (e) { /* no audio available */ }
   }
 })();
