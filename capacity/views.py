@@ -28,6 +28,7 @@ from capacity.services import (
     unit_update_capacity,
     units_confirm_unchanged,
 )
+from core.http import local_path
 from hospitals.http import AuthenticatedRequest
 from hospitals.models import Location, Region, User
 from hospitals.permissions import (
@@ -131,7 +132,8 @@ def toggle_favourite(request: AuthenticatedRequest, location_id: int) -> HttpRes
         user.favourite_locations.remove(location)
     else:
         user.favourite_locations.add(location)
-    return HttpResponseRedirect(request.POST.get("next") or reverse("home"))
+    # Back to the board the star was pressed on; never to another site (open redirect).
+    return HttpResponseRedirect(local_path(request, request.POST.get("next", "")) or reverse("home"))
 
 
 @login_not_required

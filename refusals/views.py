@@ -8,10 +8,10 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core.http import local_path
 from hospitals.http import AuthenticatedRequest
 from hospitals.models import User
 from hospitals.permissions import is_midwife
@@ -37,16 +37,6 @@ def _midwife(request: AuthenticatedRequest) -> User:
 MAX_NEAR = 50  # more ids than a search lists are ignored
 
 
-def _back_to(request: AuthenticatedRequest, raw: str) -> str | None:
-    """Where she came from (the search with its query, or a board): a path on this site, or None.
-
-    Anything else (another host, //host, javascript:, a backslash trick) is an open redirect.
-    """
-    local = raw.startswith("/") and not raw.startswith("//")
-    safe = url_has_allowed_host_and_scheme(raw, allowed_hosts={request.get_host()}, require_https=request.is_secure())
-    return raw if local and safe else None
-
-
 def _near(raw: str) -> list[int]:
     """The search's result ids, nearest first (``near=12,7,31``); anything else is dropped."""
     return [int(part) for part in raw.split(",")[:MAX_NEAR] if part.strip().isdigit()]
@@ -57,7 +47,7 @@ def register(request: AuthenticatedRequest) -> HttpResponse:
     user = _midwife(request)
     # Opened from a search result or a board row: `next` and `near` ride along in hidden fields.
     params = request.POST if request.method == "POST" else request.GET
-    back = _back_to(request, params.get("next", ""))
+    back = local_path(request, params.get("next", ""))
     near = _near(params.get("near", ""))
     initial: dict[str, object] = {}
     if request.GET.get("location", "").isdigit():

@@ -152,20 +152,25 @@ def units_conflict(world: World) -> Callable[[Any, str], None]:
 
 def visits(world: World, screen_token: str) -> list[Visit]:
     region = world.region.code
+    own_refusal = Refusal.objects.filter(registered_by=world.midwife).latest("occurred_at").pk
     return [
         Visit("login", "anonymous", goto("/accounts/login/")),
         Visit("login, wrong password", "anonymous", login_error),
         Visit("wall screen", "anonymous", goto(f"/board/screen/{screen_token}/")),
+        Visit("wall screen, unknown link", "anonymous", goto("/board/screen/no-such-link/")),
         Visit("my units", "staff", goto("/units/")),
         Visit("my units, invalid figures", "staff", units_error),
         Visit("my units, conflict", "staff", units_conflict(world)),
         Visit("board, region", "midwife", goto(f"/board/region/{region}/")),
         Visit("board, national", "national_admin", goto("/board/")),
+        Visit("board, grid", "coordinator", goto(f"/board/region/{region}/?layout=grid")),
         Visit("refusal form", "midwife", goto(f"/refusals/new/?location={world.location.pk}")),
         Visit("refusal form, errors", "midwife", refusal_error),
         Visit("my refusals", "midwife", goto("/refusals/")),
+        Visit("withdraw a refusal", "midwife", goto(f"/refusals/{own_refusal}/withdraw/")),
         Visit("search", "midwife", goto("/search/")),
         Visit("search, results", "midwife", goto("/search/?where=3584&care=overdracht&weeks=36")),
+        Visit("search, mother and baby", "midwife", goto("/search/?where=3584&care=overdracht&weeks=28")),
         Visit("search, unknown postcode", "midwife", goto("/search/?where=0000&care=begeleiding")),
         Visit("statistics", "coordinator", goto(f"/statistics/{region}/")),
         Visit("quarterly report", "coordinator", goto(f"/statistics/{region}/report/")),

@@ -110,3 +110,12 @@ def test_service_records_nothing_when_nothing_changes(world: World) -> None:
 def test_the_search_page_links_the_rules_for_national_administrators_only(world: World, client_for) -> None:
     assert f'href="{RULES}"' in client_for(world.national_admin).get(reverse("search:search")).content.decode()
     assert f'href="{RULES}"' not in client_for(world.midwife).get(reverse("search:search")).content.decode()
+
+
+def test_the_rules_page_says_which_term_line_is_begeleiding_and_which_overdracht(world: World, client_for) -> None:
+    html = client_for(world.national_admin).get(reverse("search:care_rules")).content.decode()
+    lines = [line for line in html.split("<li>") if "À terme" in line]
+    overdracht = next(line for line in lines if "Overdracht à terme:" in line)
+    begeleiding = next(line for line in lines if "Begeleiding à terme:" in line)
+    assert "geboortecentrum" not in overdracht and "geboortecentrum" in begeleiding
+    assert html.count("Begeleiding en overdracht:") == 3  # the three lines below term hold for both

@@ -331,3 +331,14 @@ def test_no_warning_when_every_location_has_a_number(world: World, client_for) -
     Location.objects.update(phone="030 250 9111", phone_e164="+31302509111")
     body = client_for(world.coordinator).get(reverse("capacity:board_region", args=[world.region.code]))
     assert 'id="phone-gaps"' not in body.content.decode()
+
+
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/board/", "/\\evil.example", "javascript:alert(1)", "http:/x"]
+)
+def test_the_favourite_star_never_redirects_to_another_site(world: World, client_for, target: str) -> None:
+    response = client_for(world.midwife).post(
+        reverse("capacity:toggle_favourite", args=[world.location.pk]), {"next": target}
+    )
+    assert response.status_code == 302 and response["Location"] == reverse("home")
+    assert list(world.midwife.favourite_locations.all()) == [world.location]
