@@ -10,6 +10,10 @@ PORT ?= 8000
 # The tests run against the real services; these defaults match a developer machine and CI.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/birthcare
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+# With DATABASE_URL set, settings fail closed without SECRET_KEY and ALLOWED_HOSTS (docs/operations.md):
+# test values here. The test servers speak plain http, hence BEHIND_HTTPS=false.
+TEST_SECRET_KEY ?= test-only-secret-key-never-used-in-production-0123456789abcdef
+TEST_ALLOWED_HOSTS ?= 127.0.0.1,localhost,testserver
 
 .PHONY: demo test install install-dev lint
 
@@ -35,11 +39,12 @@ demo: install
 
 lint: install-dev
 	$(BIN)/ruff check .
-	$(BIN)/mypy .
+	DATABASE_URL= REDIS_URL= $(BIN)/mypy .
 	$(BIN)/lint-imports
 	SQLITE_PATH=":memory:" DATABASE_URL= REDIS_URL= $(BIN)/python manage.py makemigrations --check --dry-run
 
 test: lint
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 	EMBEDDED_BEAT=false LIVE_PUSH_PREFIX=test-$$$$ \
+	SECRET_KEY=$${SECRET_KEY:-$(TEST_SECRET_KEY)} ALLOWED_HOSTS=$${ALLOWED_HOSTS:-$(TEST_ALLOWED_HOSTS)} BEHIND_HTTPS=false \
 	$(BIN)/pytest $(PYTEST_ARGS)

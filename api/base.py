@@ -16,6 +16,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from ninja import NinjaAPI, Schema
@@ -25,6 +26,7 @@ from ninja.security import HttpBearer
 
 from api.services import api_token_touch
 from capacity.models import ApiToken
+from hospitals.lockout import api_locked, api_token_failed, lock_for
 from hospitals.permissions import has_role
 
 PROBLEM_JSON = "application/problem+json"
@@ -148,7 +150,30 @@ class TokenAuth(HttpBearer):
     openapi_description = "An API token issued on the API tokens page (docs/api.md)."
 
     def authenticate(self, request: HttpRequest, token: str) -> ApiToken | None:
-        return authenticate_token(token)
+        # Unknown and revoked tokens count against the client address (django-axes, as failed
+        # logins do); once locked, that address is refused until the cool-off passes.
+        if api_locked(request):
+            raise locked_out(request)
+        found = authenticate_token(token)
+        if found is None and api_token_failed(request):
+            raise locked_out(request)
+        return found
+
+
+def locked_out(request: HttpRequest) -> ApiProblem:
+    lock = lock_for(request, None)
+    retry = max(1, int((lock.until - timezone.now()).total_seconds()) + 1)
+    return ApiProblem(
+        429,
+        "locked-out",
+        _("Too many failed authentications"),
+        _(
+            "This address sent too many unknown or revoked API tokens. It is locked for %(minutes)s min., "
+            "until %(until)s; try again after that."
+        )
+        % {"minutes": lock.minutes, "until": timezone.localtime(lock.until).isoformat(timespec="seconds")},
+        headers={"Retry-After": str(retry)},
+    )
 
 
 def request_token(request: HttpRequest) -> ApiToken:

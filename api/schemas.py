@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Literal, cast, get_args
 
 from django.core.exceptions import ImproperlyConfigured
@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, ConfigDict, field_validator
 
 from capacity.models import CapacityEvent, Unit
 from capacity.selectors import LocationUnits
-from capacity.services import CapacityChange, UnitWrite
+from capacity.services import MAX_BEDS, MAX_STOP_AHEAD, CapacityChange, UnitWrite
 
 # Database ids are 64-bit; a bigger number is "not found", never a database error.
 MAX_ID = 2**63 - 1
@@ -23,9 +23,7 @@ StopReason = Literal["beds", "staff", "other"]
 Action = Literal["update", "confirm", "stale", "stop_overdue"]
 Source = Literal["web", "api", "system", "admin"]
 Version = Annotated[int, Field(ge=1, le=2**31 - 1)]
-Beds = Annotated[int, Field(ge=0, le=9999)]
-# How far ahead a stop's expected end may lie (a typo guard: stops last hours or days).
-MAX_STOP_AHEAD = timedelta(days=366)
+Beds = Annotated[int, Field(ge=0, le=MAX_BEDS)]
 # The models store these as text with choices. The Literals above name exactly those choices,
 # checked once here at import (not on every unit of every push): reading a stored value back
 # as its Literal is then a fact, and a choice added without the Literal stops the API loading.

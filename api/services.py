@@ -9,7 +9,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from capacity.models import ApiToken
-from hospitals.models import User
+from core import revocation
+from hospitals import audit
+from hospitals.models import AccessLog, Region, User
 
 
 def api_token_issue(
@@ -26,6 +28,14 @@ def api_token_issue(
             token_hash=ApiToken.hash(raw),
             created_by=by,
         )
+        region = Region.objects.filter(pk=region_id).values_list("code", flat=True).first() if region_id else None
+        audit.record(
+            action=AccessLog.Action.TOKEN_CREATED,
+            what="api token",
+            user=by,
+            object_id=token.pk,
+            scope=audit.scope_of(scope=scope, organisation=organisation_id, region=region, name=name),
+        )
     return token, raw
 
 
@@ -34,9 +44,19 @@ def api_token_revoke(*, token_id: int, by: User) -> bool:
 
     Returns whether it was still active (revoking twice keeps the first record).
     """
-    return bool(
-        ApiToken.objects.filter(pk=token_id, revoked_at__isnull=True).update(revoked_at=timezone.now(), revoked_by=by)
-    )
+    with transaction.atomic():
+        revoked = bool(
+            ApiToken.objects.filter(pk=token_id, revoked_at__isnull=True).update(
+                revoked_at=timezone.now(), revoked_by=by
+            )
+        )
+        if revoked:
+            audit.record(action=AccessLog.Action.TOKEN_REVOKED, what="api token", user=by, object_id=token_id)
+            # Its open event streams close at once, in every process (core/revocation.py).
+            revocation.revoke_on_commit(
+                [revocation.api_token_principal(token_id)], code=revocation.CLOSE_UNAUTHENTICATED
+            )
+    return revoked
 
 
 def api_token_touch(*, token: ApiToken, now: datetime | None = None) -> None:

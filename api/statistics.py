@@ -17,7 +17,8 @@ from ninja import Field, Path, Query, Router, Schema
 
 from api.base import Problem, forbidden, not_found, only_query, request_token
 from capacity.models import ApiToken
-from hospitals.models import Region
+from hospitals import audit
+from hospitals.models import AccessLog, Region
 from refusals.statistics import Filters, Period, statistics
 
 router = Router(tags=["refusal statistics"])
@@ -85,6 +86,15 @@ def refusal_statistics(
         raise forbidden(_("Refusal statistics need a statistics token of this region."))
     chosen = Period.containing(period, day or timezone.localdate())
     stats = statistics(region, chosen, Filters())
+    # A token client is recorded as the person who issued its token, with the token's id.
+    audit.record(
+        action=AccessLog.Action.EXPORT,
+        what="refusal statistics",
+        request=request,
+        user=token.created_by,
+        object_id=region.code,
+        scope=audit.scope_of(region=region.code, period=chosen.label, format="json", token=token.pk),
+    )
     return RefusalStatistics(
         region=region.code,
         period=chosen.label,

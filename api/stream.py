@@ -36,10 +36,11 @@ from capacity import live
 from capacity.consumers import MAX_BACKLOG, BoardConsumer
 from capacity.models import ApiToken
 from capacity.selectors import locations_with_units
+from core.revocation import CLOSE_UNAUTHENTICATED, SINCE, api_token_principal, registry
 from hospitals.models import Region
 
-# Close codes (after the handshake, so that a client can tell why).
-CLOSE_UNAUTHENTICATED = 4401
+# Close codes (after the handshake, so that a client can tell why). A revoked token's open
+# streams are closed with 4401 at once, in every process (api.services.api_token_revoke).
 CLOSE_NOT_FOUND = 4404
 CLOSE_RATE_LIMITED = 4429
 
@@ -82,7 +83,8 @@ def _still_valid(token_id: int) -> bool:
 
 class ApiStreamConsumer(BoardConsumer):
     lang = live.JSON_FRAME
-    # A revoked token's open stream is closed within this many seconds.
+    # A revoked token's open stream is closed at once by the revocation event; this recheck
+    # is the fallback should that event be lost (Redis down at the moment of revocation).
     RECHECK_SECONDS = 60.0
     token_id: int | None = None
     _watch: asyncio.Task[None] | None = None
@@ -92,6 +94,8 @@ class ApiStreamConsumer(BoardConsumer):
         raw = bearer_from_header(headers.get(b"authorization", b"").decode("latin1"))
         query = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
         code = (query.get("region") or [""])[0]
+        # A revocation received from now on applies, even while the token is being checked.
+        self.scope[SINCE] = time.monotonic()
         await self.accept()
         token_id, within_limit = await database_sync_to_async(_authenticate)(raw) if raw else (None, True)
         if not within_limit:
@@ -109,14 +113,8 @@ class ApiStreamConsumer(BoardConsumer):
                 await self.close(code=CLOSE_NOT_FOUND)
                 return
             self.region_id = region_id
-        await self._start()
-
-    async def _start(self) -> None:
-        self._start_writer()
-        group = live.region_group(self.region_id) if self.region_id else live.NATIONAL
-        await live.hub.join([group], self)
         self._watch = asyncio.get_running_loop().create_task(self._watch_token())
-        await self.resync()
+        await self._open([api_token_principal(token_id)])
 
     async def _watch_token(self) -> None:
         """Close the stream once its token is revoked (checked every RECHECK_SECONDS)."""
@@ -164,12 +162,18 @@ class _EventQueue:
     async def resync(self) -> None:
         self.push(await _current_snapshot(self.region_id))
 
+    def revoke(self, code: int) -> None:
+        """The token was revoked (core/revocation.py): end the stream now."""
+        live.hub.leave(self)
+        self.queue.put_nowait(_END)
 
-async def _events(region_id: int | None, token_id: int) -> AsyncIterator[str]:
+
+async def _events(region_id: int | None, token_id: int, since: float) -> AsyncIterator[str]:
     subscriber = _EventQueue(region_id)
     group = live.region_group(region_id) if region_id else live.NATIONAL
     await live.hub.join([group], subscriber)
     try:
+        await registry.register(subscriber, [api_token_principal(token_id)], since=since)
         await subscriber.resync()
         last_check = time.monotonic()
         while True:
@@ -186,6 +190,7 @@ async def _events(region_id: int | None, token_id: int) -> AsyncIterator[str]:
             yield f"data: {frame}\n\n" if frame is not None else ": keepalive\n\n"
     finally:
         live.hub.leave(subscriber)
+        registry.unregister(subscriber)
 
 
 @login_not_required
@@ -193,6 +198,7 @@ async def events(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """GET /api/v1/events/: the event stream as ``text/event-stream`` (one ``data:`` line per event)."""
     if request.method != "GET":
         return problem_response(request, ApiProblem(405, "method-not-allowed", _("Method not allowed"), _("Use GET.")))
+    since = time.monotonic()  # a revocation received from now on ends the stream
     raw = bearer_from_header(request.headers.get("Authorization", ""))
     try:
         only_query(request, "region")
@@ -211,7 +217,7 @@ async def events(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
         )()
         if region_id is None:
             return problem_response(request, not_found(_("There is no region %(code)s.") % {"code": code[:40]}))
-    response = StreamingHttpResponse(_events(region_id, token_id), content_type="text/event-stream")
+    response = StreamingHttpResponse(_events(region_id, token_id, since), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: pass events on at once
     return response

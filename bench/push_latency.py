@@ -47,6 +47,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/birthcare_bench"
+# What the production settings require (docs/security.md), set for benchmark runs only.
+BENCH_ENV = {
+    "SECRET_KEY": "bench-only-secret-key-not-for-production-0123456789",
+    "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+    "BEHIND_HTTPS": "false",
+    "MFA_ENFORCED": "false",
+}
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 TARGET_N = 1000
 TARGET_P99_MS = 150.0
@@ -1014,6 +1021,9 @@ def main() -> int:
     args.database_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
     args.redis_url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
     prefix = f"bench-{os.getpid()}-{secrets.token_hex(4)}"
+    # Production settings fail closed without these (docs/security.md); a benchmark is not production.
+    for name, value in BENCH_ENV.items():
+        os.environ.setdefault(name, value)
     os.environ.update(
         {
             "DATABASE_URL": args.database_url,

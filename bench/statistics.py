@@ -35,6 +35,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/birthcare_gen_big"
+# What the production settings require (docs/security.md), set for benchmark runs only.
+BENCH_ENV = {
+    "SECRET_KEY": "bench-only-secret-key-not-for-production-0123456789",
+    "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+    "BEHIND_HTTPS": "false",
+    "MFA_ENFORCED": "false",
+}
 GENERATE = "python manage.py generate_refusals --years 10 --total 1000000 --capacity-history --clear-synthetic"
 
 
@@ -70,6 +77,9 @@ def main() -> int:
     args = parser.parse_args()
 
     os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
+    # Production settings fail closed without these (docs/security.md); a benchmark is not production.
+    for name, value in BENCH_ENV.items():
+        os.environ.setdefault(name, value)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     # This file is called statistics.py: keep bench/ off the path so it cannot shadow the stdlib module.

@@ -8,8 +8,10 @@ class CapacityConfig(AppConfig):
     verbose_name = _("Capacity")
 
     def ready(self) -> None:
-        from capacity import live
+        from capacity import live, revocation
         from hospitals.signals import location_changed
 
         # A location's phone number (or anything else it shows) changed: every board follows.
         location_changed.connect(live.on_location_changed, dispatch_uid="capacity-push-location")
+        # Revoked links, tokens, users and sessions: their open sockets close in every process.
+        revocation.connect()

@@ -10,21 +10,29 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 
 from capacity import live, selectors
 from capacity.models import BoardToken
+from core.revocation import (
+    CLOSE_FORBIDDEN,
+    CLOSE_UNAUTHENTICATED,
+    RevocableConsumer,
+    board_token_principal,
+    scope_principals,
+)
 from core.websocket import NO_CHANNEL_LAYER
 from hospitals.models import Region
 from hospitals.permissions import can_view_board
 
 logger = logging.getLogger(__name__)
 
-# Close codes that the htmx ws extension does not retry: the page shows why.
-CLOSE_FORBIDDEN = 4403
+# Close codes that the htmx ws extension does not retry: the page shows why. Every refusal
+# is sent after accepting (a refusal at the handshake reaches browsers as 1006): 4401 not
+# logged in (or the session ended), 4403 not allowed or a withdrawn wall-screen link
+# (core/revocation.py), 4404 unknown region.
 CLOSE_NOT_FOUND = 4404
 
 # Frames waiting for a socket that does not read them (a phone in a tunnel). Past this
@@ -66,7 +74,7 @@ def _render_snapshot(region_id: int | None, lang: str) -> str:
         return render_to_string("capacity/_snapshot.html", {"rows": rows})
 
 
-class BoardConsumer(AsyncWebsocketConsumer):
+class BoardConsumer(RevocableConsumer):
     # No per-socket channel-layer channel: board frames come from the process's hub
     # (capacity/live.py). An alias that is not configured makes Channels skip it.
     channel_layer_alias = NO_CHANNEL_LAYER
@@ -89,14 +97,20 @@ class BoardConsumer(AsyncWebsocketConsumer):
         requested = (query.get("lang") or [""])[0]
         if requested in dict(settings.LANGUAGES):
             self.lang = requested
+        await self.accept()
         if "token" in kwargs:
             token = await database_sync_to_async(BoardToken.lookup)(kwargs["token"])
             if token is None:
                 await self.close(code=CLOSE_FORBIDDEN)
                 return
             self.region_id = token.region_id
+            principals = [board_token_principal(token.pk)]
         else:
-            if not can_view_board(self.scope.get("user")):
+            user = self.scope.get("user")
+            if not getattr(user, "is_authenticated", False):
+                await self.close(code=CLOSE_UNAUTHENTICATED)
+                return
+            if not can_view_board(user):
                 await self.close(code=CLOSE_FORBIDDEN)
                 return
             scope = kwargs["scope"]
@@ -108,14 +122,21 @@ class BoardConsumer(AsyncWebsocketConsumer):
                     await self.close(code=CLOSE_NOT_FOUND)
                     return
                 self.region_id = region_id
-        await self.accept()
+            principals = scope_principals(self.scope)
+        await self._open(principals)
+
+    async def _open(self, principals: list[str]) -> None:
         # One writer per socket, started once: a push is then a put on its queue, not a
         # task per socket per update (docs/performance.md), and one slow socket never
         # holds up the others.
         self._start_writer()
         group = live.region_group(self.region_id) if self.region_id else live.NATIONAL
         await live.hub.join([group], self)
-        await self.resync()
+        # Registered after the checks, but a revocation received since the connection
+        # arrived still applies (core/revocation.py): then nothing more is sent.
+        await self.watch(principals)
+        if not self.revoked:
+            await self.resync()
 
     async def disconnect(self, code: int) -> None:
         self._stop()
@@ -128,6 +149,11 @@ class BoardConsumer(AsyncWebsocketConsumer):
         live.hub.leave(self)
         if self._writer is not None and not self._writer.done():
             self._writer.cancel()
+
+    def on_revoked(self) -> None:
+        # Not one more row: the close follows at once.
+        self._stop()
+        self._outbox = None
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # The socket only pushes. htmx may send form data over it; ignore it.

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from capacity.models import Unit
-from capacity.services import CapacityChange, validate_change
+from capacity.services import MAX_BEDS, CapacityChange, validate_change
 from core.forms import TiedErrorsMixin, form_field
 from core.time import ZONE
 from hospitals.models import Region
@@ -53,8 +53,8 @@ def quick_stop_end(choice: str, now: datetime) -> datetime | None:
 
 class UnitCapacityForm(TiedErrorsMixin, forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
-    available = forms.IntegerField(label=_("Beds free"), min_value=0, max_value=999)
-    staffed_total = forms.IntegerField(label=_("Beds staffed"), min_value=0, max_value=999)
+    available = forms.IntegerField(label=_("Beds free"), min_value=0, max_value=MAX_BEDS)
+    staffed_total = forms.IntegerField(label=_("Beds staffed"), min_value=0, max_value=MAX_BEDS)
     status = forms.ChoiceField(label=_("Status"), choices=Unit.Status.choices, widget=forms.RadioSelect)
     stop_reason = forms.ChoiceField(
         label=_("Reason for the stop"), choices=Unit.StopReason.choices, required=False, widget=forms.RadioSelect
@@ -123,7 +123,7 @@ class UnitCapacityForm(TiedErrorsMixin, forms.Form):
         )
 
 
-class ConfirmForm(forms.Form):
+class ConfirmForm(TiedErrorsMixin, forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
 

@@ -14,6 +14,10 @@ boards (../shared/realtime.md). Instead:
 Frames are full snapshots of a row, never deltas, so a lost or repeated message
 does no harm; every socket gets a full snapshot on (re)connect, and again after
 the hub lost and regained Redis.
+
+The same channel carries revocations (``{"revoke": [principals], "code": 4403}``,
+core/revocation.py): every process closes its sockets that run as a revoked
+principal, whatever app they belong to.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from capacity.selectors import LocationUnits, board_location
+from core import revocation
 
 logger = logging.getLogger(__name__)
 
@@ -75,12 +80,21 @@ class Hub:
 
     # --- sockets (called on the event loop) ---------------------------------------
     async def join(self, groups: Iterable[str], subscriber: Subscriber) -> None:
+        self._use_loop()
+        for group in groups:
+            self.groups.setdefault(group, set()).add(subscriber)
+        await self.listen()
+
+    def _use_loop(self) -> None:
         loop = asyncio.get_running_loop()
         if self.loop is not loop:
             # A new event loop (a test, or a server restarted in-process): start afresh.
             self._reset(loop)
-        for group in groups:
-            self.groups.setdefault(group, set()).add(subscriber)
+
+    async def listen(self) -> None:
+        """Hold this process's subscription (started by the first socket, kept while the loop runs)."""
+        self._use_loop()
+        loop = asyncio.get_running_loop()
         if settings.REDIS_URL and (self._listener is None or self._listener.done()):
             self._listener = loop.create_task(self._listen())
         if settings.REDIS_URL and not self._subscribed.is_set():
@@ -117,7 +131,7 @@ class Hub:
                 loop.call_soon_threadsafe(lambda: loop.create_task(self.dispatch(event)))
         except (redis.RedisError, RuntimeError):
             # Boards pick the change up from the snapshot they get on reconnect.
-            logger.exception("live push of %s failed", event.get("location_id"))
+            logger.exception("live push of %s failed", event.get("location_id") or event.get("revoke"))
 
     def _redis(self) -> redis.Redis:
         url = settings.REDIS_URL
@@ -128,6 +142,11 @@ class Hub:
 
     # --- fan-out (on the event loop) ----------------------------------------------
     async def dispatch(self, event: dict[str, Any]) -> None:
+        if "revoke" in event:
+            closed = revocation.registry.close(event["revoke"], int(event["code"]))
+            if closed:
+                logger.info("closed %d revoked socket(s) with %s", closed, event["code"])
+            return
         self.seq += 1
         frames: dict[str, str] = event["frames"]
         targets: set[Subscriber] = set()
@@ -195,6 +214,14 @@ async def _gather_logged(coros: Iterable[Awaitable[None]]) -> None:
 
 
 hub = Hub()
+# Sockets of any app register their principals in core's registry; this process's
+# subscription must run for revocations published elsewhere to reach them.
+revocation.registry.listen = hub.listen
+
+
+def publish_revocation(sender: object, *, principals: list[str], code: int, **kwargs: object) -> None:
+    """``core.revocation.principals_revoked`` (sent after commit): close those sockets in every process."""
+    hub.publish({"revoke": principals, "code": code})
 
 
 # Frames are keyed by rendition: a language code for the boards' HTML rows, and further keys

@@ -8,7 +8,7 @@ live push for after commit, so nothing is pushed for work that was rolled back.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
@@ -20,8 +20,10 @@ from django.utils.translation import gettext as _
 
 from capacity import live
 from capacity.models import ApiToken, BoardToken, CapacityEvent, Unit
+from core import revocation
 from core.exceptions import StaleVersion
-from hospitals.models import Region, User
+from hospitals import audit
+from hospitals.models import AccessLog, Region, User
 from hospitals.permissions import can_edit_unit
 
 
@@ -50,11 +52,21 @@ class CapacityChange:
     note: str = ""
 
 
+# One set of limits for every way in (staff form, API, admin): docs/security.md, "Limits".
+MAX_BEDS = 999  # per unit; no Dutch unit comes near it, so more is a typo
+MAX_STOP_AHEAD = timedelta(days=366)  # a stop's expected end: stops last hours or days
+
+
 def validate_change(change: CapacityChange, *, now: datetime | None = None) -> None:
     """Raise a ValidationError with messages tied to fields; nothing is written before this passes."""
+    now = now or timezone.now()
     errors: dict[str, list[str]] = {}
     if change.staffed_total < 0:
         errors.setdefault("staffed_total", []).append(_("The number of staffed beds cannot be negative."))
+    elif change.staffed_total > MAX_BEDS:
+        errors.setdefault("staffed_total", []).append(
+            _("A unit can have at most %(max)s staffed beds.") % {"max": MAX_BEDS}
+        )
     if change.available < 0:
         errors.setdefault("available", []).append(_("The number of free beds cannot be negative."))
     elif change.available > change.staffed_total:
@@ -67,8 +79,12 @@ def validate_change(change: CapacityChange, *, now: datetime | None = None) -> N
     if change.status == Unit.Status.STOP:
         if change.stop_reason not in Unit.StopReason.values:
             errors.setdefault("stop_reason", []).append(_("An admission stop needs a reason."))
-        if change.stop_expected_end is not None and change.stop_expected_end <= (now or timezone.now()):
+        if change.stop_expected_end is not None and change.stop_expected_end <= now:
             errors.setdefault("stop_expected_end", []).append(_("The expected end must lie in the future."))
+        elif change.stop_expected_end is not None and change.stop_expected_end > now + MAX_STOP_AHEAD:
+            errors.setdefault("stop_expected_end", []).append(
+                _("The expected end can be at most %(days)s days ahead.") % {"days": MAX_STOP_AHEAD.days}
+            )
     if len(change.note) > 200:
         errors.setdefault("note", []).append(_("The note can be at most 200 characters."))
     if errors:
@@ -399,11 +415,28 @@ def unit_flag(*, unit_id: int, action: str, now: datetime) -> bool:
 def board_token_issue(*, label: str, region_id: int, by: User) -> tuple[BoardToken, str]:
     """A new wall-screen link; the raw token is returned once and only its hash is kept."""
     with transaction.atomic(durable=True):
-        return BoardToken.issue(label=label, region=Region.objects.get(pk=region_id), created_by=by)
+        region = Region.objects.get(pk=region_id)
+        token, raw = BoardToken.issue(label=label, region=region, created_by=by)
+        audit.record(
+            action=AccessLog.Action.TOKEN_CREATED,
+            what="wall-screen link",
+            user=by,
+            object_id=token.pk,
+            scope=audit.scope_of(region=region.code, label=label),
+        )
+        return token, raw
 
 
 def board_token_revoke(*, token_id: int, by: User) -> bool:
     """Revoke a wall-screen link at once; records who revoked it and when. Returns whether it was still active."""
-    return bool(
-        BoardToken.objects.filter(pk=token_id, revoked_at__isnull=True).update(revoked_at=timezone.now(), revoked_by=by)
-    )
+    with transaction.atomic():
+        revoked = bool(
+            BoardToken.objects.filter(pk=token_id, revoked_at__isnull=True).update(
+                revoked_at=timezone.now(), revoked_by=by
+            )
+        )
+        if revoked:
+            audit.record(action=AccessLog.Action.TOKEN_REVOKED, what="wall-screen link", user=by, object_id=token_id)
+            # Open wall screens on this link close at once, in every process (core/revocation.py).
+            revocation.revoke_on_commit([revocation.board_token_principal(token_id)], code=revocation.CLOSE_FORBIDDEN)
+    return revoked

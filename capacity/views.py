@@ -248,13 +248,19 @@ def my_units(request: AuthenticatedRequest) -> HttpResponse:
 
 
 def _unit_response(
-    request: AuthenticatedRequest, form: UnitCapacityForm, *, status: int = 200, conflict: Unit | None = None
+    request: AuthenticatedRequest,
+    form: UnitCapacityForm,
+    *,
+    status: int = 200,
+    conflict: Unit | None = None,
+    problem: str = "",
 ) -> HttpResponse:
     if request.htmx:
-        context = {"form": form, "conflict": conflict, "now": timezone.now()}
+        context = {"form": form, "conflict": conflict, "problem": problem, "now": timezone.now()}
         return render(request, "capacity/_unit_form.html", context, status=status)
     # Without JavaScript: the whole page, with this unit's form as submitted.
     page = _staff_context(request, form=form, conflicts=[conflict] if conflict else [])
+    page["problem"] = problem
     return render(request, "capacity/my_units.html", page, status=status)
 
 
@@ -296,7 +302,9 @@ def unit_confirm(request: AuthenticatedRequest, unit_id: int) -> HttpResponse:
     unit = _editable_unit(request, unit_id)
     form = ConfirmForm(request.POST)
     if not form.is_valid():
-        return _unit_response(request, UnitCapacityForm.for_unit(unit), status=400)
+        # Only the hidden version can be wrong here: say so, with the current figures.
+        problem = str(ConfirmForm.HIDDEN_FIELD_ERROR)
+        return _unit_response(request, UnitCapacityForm.for_unit(unit), status=400, problem=problem)
     try:
         unit = unit_confirm_unchanged(
             unit_id=unit.pk,

@@ -19,12 +19,17 @@ from capacity.routing import websocket_urlpatterns as capacity_websocket_urlpatt
 from core.embedded import start_periodic_tasks  # noqa: E402
 from core.gc import configure_gc  # noqa: E402
 from core.websocket import HostsOriginValidator, websocket_auth_stack  # noqa: E402
+from hospitals.mfa import SecondFactorWebsocketGuard  # noqa: E402
 from refusals.routing import websocket_urlpatterns as refusals_websocket_urlpatterns  # noqa: E402
 from search.routing import websocket_urlpatterns as search_websocket_urlpatterns  # noqa: E402
 
+# A session that still owes its second factor gets 4401 (hospitals/mfa.py); wall screens use their token.
 board_websockets = HostsOriginValidator(
     websocket_auth_stack(
-        URLRouter(capacity_websocket_urlpatterns + search_websocket_urlpatterns + refusals_websocket_urlpatterns)
+        SecondFactorWebsocketGuard(
+            URLRouter(capacity_websocket_urlpatterns + search_websocket_urlpatterns + refusals_websocket_urlpatterns),
+            open_paths=("/ws/board/screen/",),
+        )
     )
 )
 # The API's event stream authenticates with a bearer token, never a cookie, so a page on

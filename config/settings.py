@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import csp.constants as csp
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
@@ -55,14 +56,25 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", default=False)
+# The production topology (DATABASE_URL set) fails closed: it does not start on the embedded
+# secret key or host list. The embedded demo needs neither (docs/operations.md).
+PRODUCTION = bool(env_str("DATABASE_URL"))
+EMBEDDED_SECRET_KEY = "insecure-embedded-default-change-me-in-production"  # noqa: S105
 SECRET_KEY = env_str("SECRET_KEY")
-if not SECRET_KEY:
-    if not DEBUG and env_bool("REQUIRE_SECRET_KEY", default=False):
-        raise ImproperlyConfigured("SECRET_KEY must be set in production")
-    # Embedded/demo default only; production sets SECRET_KEY (docs/operations.md).
-    SECRET_KEY = "insecure-embedded-default-change-me-in-production"  # noqa: S105
+if PRODUCTION and SECRET_KEY in {"", EMBEDDED_SECRET_KEY}:
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set when DATABASE_URL is set (production): a long random value, kept secret, "
+        "e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(50))'`"
+    )
+SECRET_KEY = SECRET_KEY or EMBEDDED_SECRET_KEY
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [])
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS must be set when DATABASE_URL is set (production): the host names this site answers "
+        "to, comma-separated, e.g. ALLOWED_HOSTS=capaciteit.example.org"
+    )
+ALLOWED_HOSTS = ALLOWED_HOSTS or ["localhost", "127.0.0.1", "[::1]", "testserver"]
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # This deployment's public address: the namespace of the identifiers in the standard exports
 # (FHIR identifier systems, the measure's canonical URL) and of the API's problem types.
@@ -79,8 +91,15 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "channels",
     "django_htmx",
+    "csp",
     # The API (api/v1.py); listed so its docs page loads Swagger UI from static files.
     "ninja",
+    # Second factor at login (hospitals/mfa.py, docs/security.md): TOTP apps and recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    # Login lockout per account and per client address (hospitals/lockout.py, docs/security.md).
+    "axes",
     # The project's apps, bottom layer first; each imports only those above it in this list
     # (docs/architecture.md; enforced by import-linter in `make lint`).
     "core",
@@ -93,17 +112,29 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Lets services record from where in the access log (hospitals/audit.py).
+    "hospitals.audit.AccessLogContextMiddleware",
+    # Content-Security-Policy and Permissions-Policy on every response, static files included (docs/security.md).
+    "csp.middleware.CSPMiddleware",
+    "core.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "core.middleware.DutchByDefaultMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "api.middleware.ApiBodyMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "hospitals.mfa.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After auth and messages: an idle session is logged out with a message (SESSION_IDLE_MINUTES).
+    "core.middleware.IdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes requires: turns a lockout into the login page with its message (429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -215,7 +246,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "refusals.tasks.check_alerts",
         "schedule": env_int("REFUSAL_ALERT_CHECK_SECONDS", 60),
     },
+    # Access-log entries past their retention are deleted in batches (docs/security.md).
+    "access-log-retention": {
+        "task": "hospitals.tasks.purge_access_log",
+        "schedule": env_int("ACCESS_LOG_PURGE_SECONDS", 3600),
+    },
 }
+
+# --- Access log (NEN 7513 style, hospitals/audit.py, docs/security.md) -------------------
+# Days an entry is kept; 0 keeps every entry. NEN 7513 leaves the period to the organisation;
+# five years (1826 days) matches the usual term for logs of access to care data.
+ACCESS_LOG_RETENTION_DAYS = env_int("ACCESS_LOG_RETENTION_DAYS", 1826)
 
 # --- Web process garbage collector (core/gc.py) -------------------------------------
 GC_THRESHOLDS = tuple(int(x) for x in env_list("GC_THRESHOLDS", ["700", "10", "1000"]))
@@ -224,6 +265,8 @@ GC_THRESHOLDS = tuple(int(x) for x in env_list("GC_THRESHOLDS", ["700", "10", "1
 CAPACITY_STALE_AFTER = timedelta(minutes=env_int("CAPACITY_STALE_AFTER_MINUTES", 240))
 # The search's ranking (docs/search.md, "Ranking"): travel-time bands in minutes, and how far other
 # regions' locations are listed beside the home region's.
+# The largest API request body (bytes): a location's units in one PUT fit many times over (docs/api.md).
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 64 * 1024)
 SEARCH_TIME_BANDS = tuple(int(m) for m in env_list("SEARCH_TIME_BANDS", ["30", "60", "90"]))
 SEARCH_OTHER_REGIONS_WITHIN_MINUTES = env_int("SEARCH_OTHER_REGIONS_WITHIN_MINUTES", SEARCH_TIME_BANDS[0])
 CAPACITY_REMIND_BEFORE = timedelta(minutes=env_int("CAPACITY_REMIND_BEFORE_MINUTES", 30))
@@ -255,8 +298,77 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=False)
+# A signed-in user who makes no request for this long is logged out at the next one
+# (core/middleware.py IdleTimeoutMiddleware; 0: never). Live pushes are not activity.
+SESSION_IDLE_TIMEOUT = timedelta(minutes=env_int("SESSION_IDLE_MINUTES", 30))
+
+# --- https and security headers (docs/security.md) ---------------------------------------
+# The deployment is reached over https (TLS ends here or at a proxy that sets X-Forwarded-Proto):
+# http is redirected, HSTS is sent and every cookie is Secure.
+# On by default in production; BEHIND_HTTPS=false for plain http (the test suite's servers).
+BEHIND_HTTPS = env_bool("BEHIND_HTTPS", default=PRODUCTION)
+if BEHIND_HTTPS:
+    SECURE_SSL_REDIRECT = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    # Load-balancer probes speak plain http (SECURE_REDIRECT_EXEMPT: regexes without the leading /).
+    SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=BEHIND_HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Django's defaults, spelled out: nosniff, Referrer-Policy same-origin, COOP same-origin, frames DENY.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# No inline script and no eval anywhere; htmx's indicator <style> is off (templates/base.html).
+# 'self' in connect-src covers the same host's ws:/wss: (CSP Level 3; Chromium, Firefox, Safari).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF],
+        "style-src": [csp.SELF],
+        "img-src": [csp.SELF, "data:"],
+        "font-src": [csp.SELF],
+        "connect-src": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+        "base-uri": [csp.SELF],
+        "form-action": [csp.SELF],
+        "object-src": [csp.NONE],
+    }
+}
+
+# --- Login lockout (django-axes; hospitals/lockout.py, docs/security.md) ----------------
+# Axes' backend first: it refuses a locked account or address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# This many failures lock the account and, separately, the client address (REMOTE_ADDR as the
+# ASGI server sets it; behind a proxy run uvicorn with --proxy-headers --forwarded-allow-ips).
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+# ["username", "ip_address"] for logins; API token failures by address only.
+AXES_LOCKOUT_PARAMETERS = "hospitals.lockout.lockout_parameters"
+AXES_LOCKOUT_CALLABLE = "hospitals.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# The cool-off runs from the failure that locked, so the page can say until when.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Logins and logouts go to the project's own access log (hospitals/receivers.py).
+AXES_DISABLE_ACCESS_LOG = True
+# Unlocking goes through /accounts/locked/ and the members page, which record who unlocked;
+# deleting attempts in axes' own admin would not.
+AXES_ENABLE_ADMIN = False
+
+# --- Second factor (hospitals/mfa.py, docs/security.md) --------------------------------
+# On in the production topology (DATABASE_URL set), off in the embedded demo.
+MFA_ENFORCED = env_bool("MFA_ENFORCED", default=bool(DATABASE_URL))
+# Roles that must use a second factor; other members only when their organisation requires it.
+MFA_REQUIRED_ROLES = env_list("MFA_REQUIRED_ROLES", ["national_admin", "org_admin", "coordinator"])
+# "Remember this device for my shift": at most 12 hours; 0 hides the option.
+MFA_REMEMBER_HOURS = max(0, min(env_int("MFA_REMEMBER_HOURS", 12), 12))
+OTP_TOTP_ISSUER = env_str("MFA_ISSUER", "Geboortezorg capaciteit")
 
 # --- i18n ---------------------------------------------------------------------------
 LANGUAGE_CODE = "nl"
@@ -286,5 +398,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes logs every attempt at INFO; failures and lockouts are WARNING.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

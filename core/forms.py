@@ -6,6 +6,7 @@ from typing import TypeVar
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 F = TypeVar("F", bound=forms.Field)
 
@@ -18,10 +19,17 @@ class TiedErrorsMixin(forms.BaseForm):
     Put it before the form class: ``class MyForm(TiedErrorsMixin, forms.Form)``.
     """
 
+    # A hidden field (the version the page showed) cannot show its own error: say it on the form.
+    HIDDEN_FIELD_ERROR = _("This form was out of date or changed on the way. Reload the page and try again.")
+
     def full_clean(self) -> None:
         super().full_clean()
-        for name in self.errors:
+        for name in list(self.errors):
             self._tie(name)
+        if any(name in self.fields and self[name].is_hidden for name in self.errors):
+            message = str(self.HIDDEN_FIELD_ERROR)
+            if message not in self.non_field_errors():
+                self.add_error(None, message)
 
     def add_errors_from(self, exc: ValidationError) -> None:
         """Put a service's validation messages on their fields (unknown fields: on the form)."""

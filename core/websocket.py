@@ -1,25 +1,44 @@
-"""Origin check for websockets that denies without touching the channel layer.
+"""Origin check for websockets that refuses by close code, without touching the channel layer.
 
-Channels' own validator denies through ``WebsocketDenier``, a consumer that opens a
-channel-layer channel (with Redis: a blocking read) only to refuse the socket. Under
-uvicorn that read outlives the refusal by seconds and ends in a logged TimeoutError.
+Channels' own validator denies through ``WebsocketDenier``: a refusal at the handshake (HTTP
+403, which browsers report as 1006 and clients retry), from a consumer that opens a
+channel-layer channel (with Redis: a blocking read) only to refuse the socket. Ours accepts
+and closes with 4403, like every other refusal (core/revocation.py).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlparse
 
 from channels.auth import AuthMiddleware
-from channels.security.websocket import OriginValidator, WebsocketDenier
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.security.websocket import OriginValidator
 from channels.sessions import CookieMiddleware, InstanceSessionWrapper, SessionMiddleware
 from django.conf import settings
 
+from core.revocation import CLOSE_FORBIDDEN, SINCE
+
 NO_CHANNEL_LAYER = "no-channel-layer"  # an alias that is not configured: Channels skips the layer
+CLOSE_CODE = "refusal_close_code"  # scope key read by ``Refusal``
 
 
-class _Denier(WebsocketDenier):
+class Refusal(AsyncWebsocketConsumer):
+    """Accept, then close with ``scope[CLOSE_CODE]``: the client sees why (not a 1006) and does not retry."""
+
     channel_layer_alias = NO_CHANNEL_LAYER
+
+    async def connect(self) -> None:
+        await self.accept()
+        await self.close(code=self.scope[CLOSE_CODE])
+
+
+_refusal = Refusal.as_asgi()
+
+
+async def refuse(scope: Any, receive: Any, send: Any, *, code: int) -> None:
+    await _refusal({**scope, CLOSE_CODE: code}, receive, send)
 
 
 class HostsOriginValidator(OriginValidator):
@@ -35,8 +54,9 @@ class HostsOriginValidator(OriginValidator):
                 except UnicodeDecodeError:
                     origin = None
         if not self.valid_origin(origin):
-            return await _Denier()(scope, receive, send)
-        return await self.application(scope, receive, send)
+            return await refuse(scope, receive, send, code=CLOSE_FORBIDDEN)
+        # Revocations received from now on apply to this socket, even while it is still connecting.
+        return await self.application({**scope, SINCE: time.monotonic()}, receive, send)
 
 
 class ReadOnlySessionMiddleware(SessionMiddleware):

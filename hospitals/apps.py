@@ -6,3 +6,9 @@ class HospitalsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "hospitals"
     verbose_name = _("Organisations and accounts")
+
+    def ready(self) -> None:
+        # Logins, failed logins, lockouts and logouts go to the access log (hospitals/receivers.py).
+        from hospitals import receivers
+
+        receivers.connect()

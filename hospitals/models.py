@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.models import AppendOnlyModel
+from core.models import AppendOnlyModel, AppendOnlyQuerySet
 
 # Gestational ages the product accepts anywhere (search, refusal form, API, database checks).
 MIN_WEEKS = 16
@@ -67,6 +67,15 @@ class Organisation(models.Model):
     region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="organisations", verbose_name=_("region"))
     # A midwifery practice's own base: the default origin of a capacity search.
     pc4 = models.CharField(_("postcode (4 digits)"), max_length=4, blank=True)
+
+    class MfaPolicy(models.TextChoices):
+        # "default": only the roles in settings.MFA_REQUIRED_ROLES must use a second factor (hospitals/mfa.py).
+        DEFAULT = "default", _("required for administrators and coordinators, optional for others")
+        REQUIRED = "required", _("required for every member")
+
+    mfa_policy = models.CharField(
+        _("second factor"), max_length=12, choices=MfaPolicy.choices, default=MfaPolicy.DEFAULT
+    )
 
     class Meta:
         ordering = ["name"]
@@ -319,6 +328,7 @@ class AccountChange(AppendOnlyModel):
         CREATED = "created", _("created")
         DEACTIVATED = "deactivated", _("deactivated")
         ACTIVATED = "activated", _("activated")
+        MFA_RESET = "mfa_reset", _("second factor reset")
 
     account = models.ForeignKey(
         User, on_delete=models.PROTECT, related_name="account_changes", verbose_name=_("account")
@@ -334,3 +344,53 @@ class AccountChange(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.account} {self.action} by {self.by} {self.at:%Y-%m-%d %H:%M}"
+
+
+class AccessLog(AppendOnlyModel):
+    """NEN 7513-style access log: who viewed, exported or changed what, when and from where (docs/security.md).
+
+    Written only through ``hospitals.audit.record``; never changed or deleted by the application
+    (the retention purge is the one exception, see docs/security.md).
+    """
+
+    class Action(models.TextChoices):
+        LOGIN = "login", _("logged in")
+        LOGIN_FAILED = "login_failed", _("failed login")
+        LOCKED_OUT = "locked_out", _("locked out")
+        UNLOCKED = "unlocked", _("unlocked")
+        LOGOUT = "logout", _("logged out")
+        MFA_ENROLLED = "mfa_enrolled", _("second factor set up")
+        MFA_FAILED = "mfa_failed", _("wrong second-factor code")
+        MFA_RESET = "mfa_reset", _("second factor reset")
+        VIEW = "view", _("viewed")
+        EXPORT = "export", _("exported")
+        ACCOUNT_CHANGE = "account_change", _("account changed")
+        TOKEN_CREATED = "token_created", _("token created")
+        TOKEN_REVOKED = "token_revoked", _("token revoked")
+
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+    # PROTECT: SET_NULL would be an UPDATE, which the database refuses (migration 0007); an account
+    # with entries is deactivated, not deleted, until retention has purged its entries.
+    user = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("user")
+    )
+    # Copied at the time, so the entry keeps saying who it was after the account changes.
+    username = models.CharField(_("username"), max_length=150, blank=True)
+    role = models.CharField(_("role"), max_length=20, blank=True)
+    organisation = models.CharField(_("organisation"), max_length=200, blank=True)
+    action = models.CharField(_("action"), max_length=20, choices=Action.choices, db_index=True)
+    what = models.CharField(_("what"), max_length=60)  # e.g. "statistics", "refusal list", "api token"
+    object_id = models.CharField(_("object"), max_length=64, blank=True)
+    scope = models.CharField(_("scope"), max_length=300, blank=True)  # e.g. "region=midden period=2026-Q3"
+    ip = models.GenericIPAddressField(_("client address"), null=True, blank=True)
+    path = models.CharField(_("path"), max_length=300, blank=True)
+
+    objects = AppendOnlyQuerySet["AccessLog"].as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("access log entry")
+        verbose_name_plural = _("access log")
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.username or '-'} {self.action} {self.what} {self.object_id}"

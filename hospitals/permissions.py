@@ -103,3 +103,13 @@ def phone_locations(user: Any) -> Any:
     if is_org_admin(user):
         return active.filter(organisation_id=user.organisation_id)
     return Location.objects.none()
+
+
+def can_unlock(user: Any, member: Any) -> bool:
+    """Lift a login lockout: an organisation administrator for their own organisation's members,
+    national administrators for anyone."""
+    if not has_role(user) or member is None:
+        return False
+    if user.role == User.Role.NATIONAL_ADMIN or user.is_superuser:
+        return True
+    return is_org_admin(user) and member.organisation_id == user.organisation_id

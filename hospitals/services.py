@@ -3,16 +3,20 @@ and the care-level rules (national)."""
 
 from __future__ import annotations
 
+from axes.utils import reset as axes_reset
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.exceptions import StaleVersion
+from hospitals import audit, mfa
 from hospitals.forms import MemberCreateForm
 from hospitals.models import (
     MAX_RULE_WEEKS,
     MIN_RULE_WEEKS,
+    AccessLog,
     AccountChange,
     CareLevelRules,
     CareLevelRulesChange,
@@ -33,6 +37,13 @@ def member_create(*, form: MemberCreateForm, by: User) -> User:
         user.save()
         form.save_m2m()
         AccountChange.objects.create(account=user, action=AccountChange.Action.CREATED, by=by)
+        audit.record(
+            action=AccessLog.Action.ACCOUNT_CHANGE,
+            what="account",
+            user=by,
+            object_id=user.pk,
+            scope=audit.scope_of(change="created", username=user.username, role=user.role),
+        )
     return user
 
 
@@ -45,7 +56,37 @@ def member_set_active(*, member: User, active: bool, by: User) -> User:
             locked.save(update_fields=["is_active"])
             action = AccountChange.Action.ACTIVATED if active else AccountChange.Action.DEACTIVATED
             AccountChange.objects.create(account=locked, action=action, by=by)
+            audit.record(
+                action=AccessLog.Action.ACCOUNT_CHANGE,
+                what="account",
+                user=by,
+                object_id=locked.pk,
+                scope=audit.scope_of(change=action.value, username=locked.username),
+            )
     member.is_active = active
+    return member
+
+
+def member_unlock(*, member: User, by: User) -> int:
+    """Lift a login lockout early: forget the account's failed attempts (django-axes) and record who
+    did it. The caller checks ``can_unlock``; an address lock is not an account's and runs out itself."""
+    with transaction.atomic(durable=True):
+        cleared = axes_reset(username=member.get_username())
+        audit.record(action=AccessLog.Action.UNLOCKED, what="account", user=by, object_id=member.pk)
+    return int(cleared)
+
+
+def member_reset_second_factor(*, by: User, member_id: int, request: HttpRequest | None = None) -> User:
+    """Delete a member's second factor (lost phone): their authenticator app, recovery codes and every
+    browser that remembered them; they set up a new one at their next login. Recorded in AccountChange
+    and the access log. Raises PermissionDenied unless ``by`` may (hospitals.mfa.can_reset)."""
+    with transaction.atomic(durable=True):
+        member = User.objects.select_for_update().get(pk=member_id)
+        if not mfa.can_reset(by, member):
+            raise PermissionDenied
+        mfa.forget_devices(member)
+        AccountChange.objects.create(account=member, action=AccountChange.Action.MFA_RESET, by=by)
+        audit.record(action=AccessLog.Action.MFA_RESET, what="account", object_id=member.pk, request=request, user=by)
     return member
 
 

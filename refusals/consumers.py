@@ -2,7 +2,9 @@
 
 Push only; writes travel over normal POSTs. Permission is checked before the consumer
 (and its channel-layer channel) exists: a refused socket never touches Redis, like the
-board's origin check (core/websocket.py).
+board's origin check (core/websocket.py). A refusal is accepted and then closed, so the page
+sees the code: 4401 not logged in, 4403 not allowed, 4404 unknown region. Open sockets close
+when their user's access or session ends (core/revocation.py).
 """
 
 from __future__ import annotations
@@ -14,26 +16,18 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from core.websocket import NO_CHANNEL_LAYER
+from core.revocation import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, RevocableConsumer, scope_principals
+from core.websocket import refuse
 from hospitals.models import Region
 from refusals import live
 from refusals.selectors import statistics_region_ids
 
-CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 # channels-redis forgets group members after a day (group_expiry); a page left open on a
 # coordinator's second screen re-joins well before that (docs/refusals.md).
 REJOIN_SECONDS = 6 * 3600
-
-
-class _Refuse(AsyncWebsocketConsumer):
-    channel_layer_alias = NO_CHANNEL_LAYER
-
-    async def connect(self) -> None:
-        await self.close(code=self.scope["refusals_close_code"])
 
 
 def _lang(scope: Any) -> str:
@@ -42,6 +36,8 @@ def _lang(scope: Any) -> str:
 
 
 def _statistics_verdict(user: Any, region_code: str) -> int | list[int]:
+    if not getattr(user, "is_authenticated", False):
+        return CLOSE_UNAUTHENTICATED
     allowed = statistics_region_ids(user)
     if not allowed:
         return CLOSE_FORBIDDEN  # decided before looking the region up: others learn nothing
@@ -57,24 +53,26 @@ async def statistics_gate(scope: Any) -> int | list[int]:
 
 
 async def alerts_gate(scope: Any) -> int | list[int]:
+    if not getattr(scope.get("user"), "is_authenticated", False):
+        return CLOSE_UNAUTHENTICATED
     regions = await database_sync_to_async(statistics_region_ids)(scope.get("user"))
     return regions or CLOSE_FORBIDDEN
 
 
 def guarded(consumer: type[_GroupConsumer], gate: Callable[[Any], Awaitable[int | list[int]]]) -> Any:
     """The consumer for those the gate lets in (with their region ids), a bare refusal for everyone else."""
-    allowed, refused = consumer.as_asgi(), _Refuse.as_asgi()
+    allowed = consumer.as_asgi()
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         verdict = await gate(scope)
         if isinstance(verdict, int):
-            return await refused({**scope, "refusals_close_code": verdict}, receive, send)
+            return await refuse(scope, receive, send, code=verdict)
         return await allowed({**scope, "refusals_region_ids": verdict}, receive, send)
 
     return app
 
 
-class _GroupConsumer(AsyncWebsocketConsumer):
+class _GroupConsumer(RevocableConsumer):
     """Joins one channel-layer group per region the user may see; re-joins before they expire."""
 
     lang: str = settings.LANGUAGE_CODE
@@ -91,7 +89,9 @@ class _GroupConsumer(AsyncWebsocketConsumer):
         await self._join()
         await self.accept()
         self._rejoin = asyncio.get_running_loop().create_task(self._keep_joined())
-        await self.on_open()
+        await self.watch(scope_principals(self.scope))
+        if not self.revoked:
+            await self.on_open()
 
     async def on_open(self) -> None:
         return
@@ -105,6 +105,10 @@ class _GroupConsumer(AsyncWebsocketConsumer):
             await asyncio.sleep(REJOIN_SECONDS)
             with contextlib.suppress(Exception):
                 await self._join()
+
+    def on_revoked(self) -> None:
+        if self._rejoin is not None:
+            self._rejoin.cancel()
 
     async def disconnect(self, code: int) -> None:
         if self._rejoin is not None:

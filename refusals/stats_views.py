@@ -19,8 +19,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from core.forms import TiedErrorsMixin, form_field
+from hospitals import audit
 from hospitals.http import AuthenticatedRequest
-from hospitals.models import Location, Region, User
+from hospitals.models import AccessLog, Location, Region, User
 from hospitals.permissions import can_view_statistics, has_role
 from refusals import live
 from refusals.models import Alert, Refusal
@@ -121,10 +122,9 @@ def statistics_region(request: AuthenticatedRequest, region_code: str) -> HttpRe
         form.is_valid()
         context["form"] = form
     stats = statistics(region, form.get_period(), form.get_filters())
-    if request.GET.get("format") == "csv":
-        return _csv(stats)
-    if request.GET.get("format") == "xlsx":
-        return _xlsx(stats)
+    if request.GET.get("format") in ("csv", "xlsx"):
+        _log(request, AccessLog.Action.EXPORT, "refusal statistics", stats, fmt=request.GET["format"])
+        return _csv(stats) if request.GET["format"] == "csv" else _xlsx(stats)
     context.update(
         stats=stats,
         hours=range(24),
@@ -150,11 +150,32 @@ def statistics_region(request: AuthenticatedRequest, region_code: str) -> HttpRe
     )
     if request.htmx and request.htmx.target == "stats-body":
         # The live refresh (static/js/stats.js): just the figures, for the same period and filters.
+        # Not logged: the page view that opened it was, and a refresh shows the same scope.
         response = render(request, "refusals/_stats_body.html", context)
     else:
+        _log(request, AccessLog.Action.VIEW, "refusal statistics", stats)
         response = render(request, "refusals/statistics.html", context)
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
     return response
+
+
+def _log(request: AuthenticatedRequest, action: str, what: str, stats: Statistics, fmt: str = "") -> None:
+    """One access-log entry for what was shown or exported: region, period, filters, format."""
+    period, f = stats.period, stats.filters
+    audit.record(
+        action=action,
+        what=what,
+        request=request,
+        object_id=stats.region.code,
+        scope=audit.scope_of(
+            region=stats.region.code,
+            period=_quarter_value(period) if period.kind == "quarter" else period.label,
+            location=f.location_id,
+            reason=f.reason,
+            care_type=f.care_type,
+            format=fmt,
+        ),
+    )
 
 
 def _applied(form: StatisticsFilterForm) -> list[str]:
@@ -306,5 +327,6 @@ def quarterly_report_view(request: AuthenticatedRequest, region_code: str) -> Ht
     if not form.is_valid():
         return render(request, "refusals/report.html", context, status=400)
     report = quarterly_report(region, form.get_period())
+    _log(request, AccessLog.Action.VIEW, "quarterly report", report.current)
     context.update(report=report, stats=report.current, generated_at=timezone.now())
     return render(request, "refusals/report.html", context)

@@ -12,8 +12,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core.http import local_path
+from hospitals import audit
 from hospitals.http import AuthenticatedRequest
-from hospitals.models import User
+from hospitals.models import AccessLog, User
 from hospitals.permissions import is_midwife
 from refusals import selectors, services
 from refusals.forms import RefusalForm
@@ -74,6 +75,12 @@ def register(request: AuthenticatedRequest) -> HttpResponse:
 def mine(request: AuthenticatedRequest) -> HttpResponse:
     user = _midwife(request)
     rows = [OwnRefusal(r, services.can_change(r, user)) for r in selectors.refusals_of(user)[:100]]
+    audit.record(
+        action=AccessLog.Action.VIEW,
+        what="refusal list",
+        request=request,
+        scope=audit.scope_of(registered_by=user.username, rows=len(rows)),
+    )
     return render(request, "refusals/mine.html", {"rows": rows})
 
 

@@ -15,18 +15,19 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from capacity import live
+from core.revocation import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, RevocableConsumer, scope_principals
 from core.websocket import NO_CHANNEL_LAYER
 from hospitals.permissions import can_search
 from search.selectors import live_fingerprint
 
 logger = logging.getLogger(__name__)
 
+# Refusals are sent after accepting, so the page sees the code (not a 1006): 4400 a bad
+# location list, 4401 not logged in (or the session ended), 4403 not allowed (core/revocation.py).
 CLOSE_BAD_REQUEST = 4400
-CLOSE_FORBIDDEN = 4403
 # More than any search lists (every active location in the country is about 75).
 MAX_LOCATIONS = 200
 
@@ -38,7 +39,7 @@ def _location_ids(raw: str) -> list[int] | None:
     return sorted({int(p) for p in parts})
 
 
-class SearchConsumer(AsyncWebsocketConsumer):
+class SearchConsumer(RevocableConsumer):
     channel_layer_alias = NO_CHANNEL_LAYER  # frames come from the process's hub, like the board's
     lang: str = settings.LANGUAGE_CODE  # the hub picks a frame by language; this socket forwards none
     location_ids: list[int]
@@ -51,7 +52,12 @@ class SearchConsumer(AsyncWebsocketConsumer):
             live.hub.leave(self)
 
     async def connect(self) -> None:
-        if not can_search(self.scope.get("user")):
+        await self.accept()
+        user = self.scope.get("user")
+        if not getattr(user, "is_authenticated", False):
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if not can_search(user):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         query = parse_qs(self.scope.get("query_string", b"").decode())
@@ -60,10 +66,14 @@ class SearchConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_BAD_REQUEST)
             return
         self.location_ids = ids
-        await self.accept()
         await live.hub.join([live.location_group(i) for i in ids], self)
+        await self.watch(scope_principals(self.scope))
         # Subscribed first, then the state: a change in between reaches the page either way.
-        await self.resync()
+        if not self.revoked:
+            await self.resync()
+
+    def on_revoked(self) -> None:
+        live.hub.leave(self)
 
     async def disconnect(self, code: int) -> None:
         live.hub.leave(self)
@@ -77,6 +87,8 @@ class SearchConsumer(AsyncWebsocketConsumer):
         The frame itself is the board's HTML and is not forwarded; one pending notice is
         enough however many rows arrive before it is sent.
         """
+        if self.revoked:
+            return
         if self._pending is None or self._pending.done():
             self._pending = asyncio.get_running_loop().create_task(self._send({"type": "changed"}))
 

@@ -142,6 +142,14 @@ def private_cache(settings: Settings) -> None:
     }
 
 
+@pytest.fixture(autouse=True)
+def second_factor_off(settings: Settings) -> None:
+    """The suite runs with DATABASE_URL set, where MFA_ENFORCED defaults to on: off here (and for the
+    live servers, tests/live_server.py), so tests log in with a password alone. The second factor's own
+    tests turn it on (tests/test_security_mfa.py, tests/test_e2e_mfa.py)."""
+    settings.MFA_ENFORCED = False
+
+
 @pytest.fixture
 def world(db: None) -> World:
     return make_world()
@@ -188,3 +196,25 @@ def django_db_setup(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
+
+
+# How many access-log entries the suite wrote in this process (docs/security.md, "Access log"): counted
+# as they are written, since every test's database is rolled back or flushed afterwards.
+ACCESS_LOG_WRITES = {"count": 0}
+
+
+def _count_access_log(sender: Any, created: bool = False, **kwargs: Any) -> None:
+    if created:
+        ACCESS_LOG_WRITES["count"] += 1
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from django.db.models.signals import post_save
+
+    from hospitals.models import AccessLog
+
+    post_save.connect(_count_access_log, sender=AccessLog, weak=False, dispatch_uid="count-access-log")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    terminalreporter.write_line(f"access-log entries written by this run's test process: {ACCESS_LOG_WRITES['count']}")

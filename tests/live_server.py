@@ -100,6 +100,8 @@ def server_env() -> dict[str, str]:
         LIVE_PUSH_PREFIX=settings.LIVE_PUSH_PREFIX,
         EMBEDDED_BEAT="false",
         PYTHONUNBUFFERED="1",
+        # As the test process has it: off unless the test turned it on (tests/conftest.py).
+        MFA_ENFORCED="true" if settings.MFA_ENFORCED else "false",
     )
     return env
 

@@ -189,10 +189,12 @@ from celery.signals import task_prerun
 from django.conf import settings
 from capacity import staleness
 from core import embedded
+from hospitals import audit
 from refusals import aggregation, alerts
 ran = set()
 task_prerun.connect(lambda sender=None, **kw: ran.add(sender.name), weak=False)
 staleness.run = aggregation.sweep = alerts.run = lambda *a, **k: {}  # the clock only, no database
+audit.purge_expired = lambda *a, **k: 0
 settings.EMBEDDED_BEAT = True
 embedded.start_periodic_tasks()
 time.sleep(2.5)
@@ -212,6 +214,7 @@ def test_embedded_beat_runs_every_entry_in_a_fresh_web_process() -> None:
         STALENESS_CHECK_SECONDS="1",
         REFUSAL_SWEEP_SECONDS="1",
         REFUSAL_ALERT_CHECK_SECONDS="1",
+        ACCESS_LOG_PURGE_SECONDS="1",
     )
     out = subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
         [sys.executable, "-c", EMBEDDED_BEAT_SCRIPT], capture_output=True, text=True, env=env, timeout=60

@@ -18,6 +18,7 @@ from refusals.models import Alert, Refusal
 from refusals.services import RefusalInput, alert_acknowledge, refusal_register
 from tests.conftest import World
 from tests.test_consumers import board as socket
+from tests.test_consumers import close_code
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -78,19 +79,18 @@ async def test_rebuild_nudges_every_region(world: World) -> None:
 @pytest.mark.parametrize("persona", ["staff", "other_staff", "midwife", "org_admin", "no_role"])
 async def test_statistics_socket_refuses_other_roles(world: World, persona: str) -> None:
     comm = await socket(f"/ws/statistics/{world.region.code}/", world.personas()[persona])
-    connected, code = await comm.connect()
-    assert not connected and code == 4403
+    assert await close_code(comm) == 4403
 
 
 async def test_statistics_socket_refuses_anonymous_and_other_regions_coordinator(world: World) -> None:
     anonymous = await socket(f"/ws/statistics/{world.region.code}/")
-    assert await anonymous.connect() == (False, 4403)
+    assert await close_code(anonymous) == 4401
     foreign = await socket(f"/ws/statistics/{world.other_region.code}/", world.coordinator)
-    assert await foreign.connect() == (False, 4403)
+    assert await close_code(foreign) == 4403
     unknown = await socket("/ws/statistics/atlantis/", world.coordinator)
-    assert await unknown.connect() == (False, 4404)
+    assert await close_code(unknown) == 4404
     evil = await socket(f"/ws/statistics/{world.region.code}/", world.coordinator, origin=b"https://evil.example")
-    assert not (await evil.connect())[0]
+    assert await close_code(evil) == 4403
 
 
 async def test_national_admin_may_watch_any_region(world: World) -> None:
@@ -163,12 +163,12 @@ async def test_alert_snapshot_on_connect_shows_open_alerts(world: World) -> None
 @pytest.mark.parametrize("persona", ["staff", "other_staff", "midwife", "org_admin", "no_role"])
 async def test_alert_socket_refuses_other_roles(world: World, persona: str) -> None:
     comm = await socket("/ws/alerts/", world.personas()[persona])
-    assert await comm.connect() == (False, 4403)
+    assert await close_code(comm) == 4403
 
 
 async def test_alert_socket_refuses_anonymous(world: World) -> None:
     comm: Any = await socket("/ws/alerts/")
-    assert await comm.connect() == (False, 4403)
+    assert await close_code(comm) == 4401
 
 
 async def test_embedded_mode_pushes_from_other_threads(world: World, settings: Any) -> None:

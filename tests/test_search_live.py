@@ -18,6 +18,7 @@ from hospitals.models import User
 from search.selectors import live_fingerprint
 from tests.conftest import World
 from tests.search_world import make_postcodes
+from tests.test_consumers import close_code
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -128,12 +129,15 @@ async def test_searchers_may_follow_a_result(world: World, persona: str) -> None
     await comm.disconnect()
 
 
-@pytest.mark.parametrize("persona", ["staff", "other_staff", "no_role", None])
-async def test_others_are_refused(world: World, persona: str | None) -> None:
-    user = world.personas()[persona] if persona else None
-    comm = await socket(f"locations={world.location.pk}", user)
-    connected, code = await comm.connect()
-    assert not connected and code == 4403
+@pytest.mark.parametrize("persona", ["staff", "other_staff", "no_role"])
+async def test_others_are_refused(world: World, persona: str) -> None:
+    comm = await socket(f"locations={world.location.pk}", world.personas()[persona])
+    assert await close_code(comm) == 4403
+
+
+async def test_anonymous_is_told_to_log_in(world: World) -> None:
+    comm = await socket(f"locations={world.location.pk}", None)
+    assert await close_code(comm) == 4401
 
 
 @pytest.mark.parametrize(
@@ -141,5 +145,4 @@ async def test_others_are_refused(world: World, persona: str | None) -> None:
 )
 async def test_a_malformed_location_list_is_refused(world: World, query: str) -> None:
     comm = await socket(query, world.midwife)
-    connected, code = await comm.connect()
-    assert not connected and code == 4400
+    assert await close_code(comm) == 4400

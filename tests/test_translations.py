@@ -23,7 +23,6 @@ def test_compiled_catalogue_matches_the_source() -> None:
     stale = [
         e.msgid
         for e in po.translated_entries()
-        if not e.msgid_plural
-        and (mo.pgettext(e.msgctxt, e.msgid) if e.msgctxt else mo.gettext(e.msgid)) != e.msgstr
+        if not e.msgid_plural and (mo.pgettext(e.msgctxt, e.msgid) if e.msgctxt else mo.gettext(e.msgid)) != e.msgstr
     ]
     assert stale == []

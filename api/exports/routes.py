@@ -9,11 +9,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Query, Router
 
-from api.base import Problem, not_found, only_query
+from api.base import Problem, not_found, only_query, request_token
 from api.exports import edxl, fhir
 from api.exports.common import export_locations
 from capacity.selectors import LocationUnits
-from hospitals.models import Region
+from hospitals import audit
+from hospitals.models import AccessLog, Region
 
 router = Router(tags=["standard exports"])
 
@@ -37,6 +38,19 @@ def _locations(request: HttpRequest, region_code: str | None) -> list[LocationUn
     return locations
 
 
+def _log(request: HttpRequest, region_code: str | None, fmt: str) -> None:
+    """The export in the access log, as the person who issued the token, with the token's id."""
+    token = request_token(request)
+    audit.record(
+        action=AccessLog.Action.EXPORT,
+        what="capacity export",
+        request=request,
+        user=token.created_by,
+        object_id=region_code or "",
+        scope=audit.scope_of(region=region_code or "all", format=fmt, token=token.pk),
+    )
+
+
 @router.get(
     "/fhir",
     response={200: None, **ERRORS},
@@ -52,6 +66,7 @@ def _locations(request: HttpRequest, region_code: str | None) -> list[LocationUn
 )
 def fhir_export(request: HttpRequest, region: RegionCode = None) -> HttpResponse:
     bundle = fhir.capacity_bundle(_locations(request, region), now=timezone.now())
+    _log(request, region, "fhir")
     return HttpResponse(bundle.model_dump_json(), content_type="application/fhir+json")
 
 
@@ -70,4 +85,5 @@ def fhir_export(request: HttpRequest, region: RegionCode = None) -> HttpResponse
 )
 def edxl_export(request: HttpRequest, region: RegionCode = None) -> HttpResponse:
     document = edxl.hospital_status(_locations(request, region), now=timezone.now())
+    _log(request, region, "edxl-have")
     return HttpResponse(document, content_type="application/xml; charset=utf-8")

@@ -17,6 +17,27 @@
     setInterval(refreshRelativeTimes, 30000);
   });
 
+  // A socket closed with 4401 (logged out, session ended) or 4403 (access or wall-screen link
+  // withdrawn) is never retried (docs/security.md, "Revocation"). Reload once, so the server says why
+  // in words: the login page, the withdrawn-link page, or what the new role allows. At most once a
+  // minute per page, so a socket refused on connect cannot make a page reload forever.
+  window.socketAccessEnded = function (code) {
+    if (code !== 4401 && code !== 4403) return false;
+    var key = "socket-access-ended:" + window.location.pathname;
+    try {
+      var last = Number(window.sessionStorage.getItem(key) || 0);
+      if (Date.now() - last < 60000) return false;
+      window.sessionStorage.setItem(key, String(Date.now()));
+    } catch (e) { return false; }
+    window.location.reload();
+    return true;
+  };
+  // Board, wall screen, statistics and alert banners (htmx's websocket extension).
+  document.addEventListener("htmx:wsClose", function (event) {
+    var close = event.detail && event.detail.event;
+    if (close) window.socketAccessEnded(close.code);
+  });
+
   // Steppers: - and + beside a number field.
   document.addEventListener("click", function (event) {
     var button = event.target.closest("button.step");

@@ -71,7 +71,8 @@
     socket.onclose = function (event) {
       socket = null;
       startPolling();
-      if (event.code === 4403 || event.code === 4400) return;  // refused: polling only
+      if (window.socketAccessEnded && window.socketAccessEnded(event.code)) return;  // app.js: reload
+      if (event.code === 4401 || event.code === 4403 || event.code === 4400) return;  // refused: polling only
       retries += 1;
       // Full jitter: a server restart must not bring every phone back at the same moment.
       var delay = Math.random() * Math.min(30000, 1000 * Math.pow(2, retries));

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import base64
 import random
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from capacity.models import Unit
 from capacity.services import CapacityChange, unit_update_capacity
+from hospitals import mfa
 from hospitals.models import Location, Organisation, Region, User
 
 DEMO_PASSWORD = "demo-wachtwoord-2026"  # noqa: S105 - printed for the demo; never used in production
 DEMO_REGION = "midden-nederland"
 DEMO_LOCATION = "umc-utrecht-wkz"
+# The authenticator secret (base32) of every demo account that needs a second factor when MFA is
+# enforced (docs/security.md): add it to an authenticator app by hand or with the printed otpauth URI.
+DEMO_TOTP_SECRET = "GEBOORTEZORGDEMOGEBOORTEZORGDEMO"  # noqa: S105 - printed for the demo; never used in production
 
 
 class Command(BaseCommand):
@@ -54,10 +61,21 @@ class Command(BaseCommand):
                 user.save()
                 if role == User.Role.HOSPITAL_STAFF:
                     user.locations.set([location])
+            demo_users = User.objects.filter(username__in=[username for username, _role, _extra in accounts])
+            with_second_factor = [user for user in demo_users.order_by("pk") if mfa.is_required(user)]
+            devices = [demo_device(user) for user in with_second_factor]
         self._liven_units(rng)
         self.stdout.write(self.style.SUCCESS(f"Demo accounts (password for all: {DEMO_PASSWORD}):"))
         for username, role, _extra in accounts:
             self.stdout.write(f"  {username:16} {User.Role(role).label}")
+        if devices:
+            names = ", ".join(user.username for user in with_second_factor)
+            self.stdout.write(self.style.SUCCESS(f"Second factor (MFA_ENFORCED) for {names}:"))
+            self.stdout.write(f"  authenticator secret for all: {DEMO_TOTP_SECRET}")
+            for device in devices:
+                self.stdout.write(f"  {device.config_url}")
+        elif not settings.MFA_ENFORCED:
+            self.stdout.write("No second factor: MFA_ENFORCED is off (embedded demo).")
 
     def _liven_units(self, rng: random.Random) -> None:
         """Plausible figures: mostly room, some full, a few stops; some figures hours old."""
@@ -81,3 +99,13 @@ class Command(BaseCommand):
             # Some hospitals enter figures by hand and forget: leave those hours old.
             if rng.random() < 0.12:
                 Unit.objects.filter(pk=unit.pk).update(confirmed_at=now - timedelta(hours=rng.randint(5, 12)))
+
+
+def demo_device(user: User) -> TOTPDevice:
+    """The demo account's authenticator, always with the documented demo secret."""
+    key = base64.b32decode(DEMO_TOTP_SECRET).hex()
+    device = TOTPDevice.objects.filter(user=user, confirmed=True, key=key).first()
+    if device is None:
+        TOTPDevice.objects.filter(user=user).delete()
+        device = TOTPDevice.objects.create(user=user, name="demo", key=key, confirmed=True)
+    return device
