@@ -37,8 +37,22 @@ REMEMBER_COOKIE = "mfa_remember"
 REMEMBER_SALT = "hospitals.mfa.remember"
 # The websocket close code for a session that still owes its second factor.
 CLOSE_UNVERIFIED = 4401
-# Views that an unverified session may still open (besides those marked login_not_required).
-EXEMPT_VIEWS = frozenset({"logout", "hospitals:mfa_setup", "hospitals:mfa_verify"})
+# Views that an unverified session may still open: logging in and out, the language switch, the
+# health probe, wall screens (their link is the credential) and the second-factor pages. Every other
+# view that reads the session is gated, also those marked login_not_required that check the session
+# themselves (the search's JSON, the API docs); the token API ignores the session.
+EXEMPT_VIEWS = frozenset(
+    {
+        "login",
+        "logout",
+        "set_language",
+        "health",
+        "capacity:screen",
+        "hospitals:mfa_setup",
+        "hospitals:mfa_verify",
+    }
+)
+SESSION_API_VIEWS = frozenset({"api-v1:openapi-json", "api-v1:openapi-view"})
 
 
 # --- who ---------------------------------------------------------------------------------------
@@ -140,8 +154,8 @@ def _after_verification(request: HttpRequest) -> str:
 
 class SecondFactorMiddleware:
     """Until the session is verified, every page of a user who needs a second factor leads to the
-    set-up page (no device yet) or the verify page. Views marked ``login_not_required`` (login,
-    language switch, /health/, the token API, wall screens) and the second-factor pages stay open.
+    set-up page (no device yet) or the verify page. ``EXEMPT_VIEWS`` (login, language switch,
+    /health/, wall screens, the second-factor pages) and the token API stay open.
     Goes after ``OTPMiddleware`` and ``LoginRequiredMiddleware``."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -153,11 +167,14 @@ class SecondFactorMiddleware:
     def process_view(
         self, request: HttpRequest, view_func: Callable[..., Any], view_args: Any, view_kwargs: Any
     ) -> HttpResponse | None:
-        if not settings.MFA_ENFORCED or not getattr(view_func, "login_required", True):
+        if not settings.MFA_ENFORCED:
             return None
         match = request.resolver_match
-        if match is not None and match.view_name in EXEMPT_VIEWS:
+        name = match.view_name if match is not None else ""
+        if name in EXEMPT_VIEWS:
             return None
+        if request.path.startswith("/api/") and name not in SESSION_API_VIEWS:
+            return None  # bearer tokens, never the session (api/base.py)
         user = request.user
         if not user.is_authenticated or getattr(user, "otp_device", None) is not None:
             return None

@@ -381,3 +381,21 @@ async def test_websocket_closes_4401_until_verified(world: World) -> None:
     assert (await screen.connect())[0]
     assert await screen.receive_nothing()
     await screen.disconnect()
+
+
+def test_every_session_view_is_gated_even_those_that_check_the_session_themselves(world: World) -> None:
+    """search/results.json and the API docs are marked login_not_required (they answer 401 themselves), but
+    they read the session: a password-only session of a coordinator must not get past them either."""
+    from tests.api_support import Api, org_token
+
+    enrolled(world.coordinator)
+    client = Client()
+    client.force_login(world.coordinator)
+    for path in ("/search/results.json?where=3584&care=overdracht", "/api/v1/openapi.json", "/api/v1/docs", "/board/"):
+        response = client.get(path)
+        assert response.status_code == 302 and "/accounts/second-factor/verify/" in response["Location"], path
+    # Still open: the health probe, the language switch, and the token API (no session involved).
+    assert client.get("/health/").status_code == 200
+    assert client.post("/i18n/setlang/", {"language": "en", "next": "/"}).status_code == 302
+    api = Api(org_token(world.hospital, world.org_admin))
+    assert api.get("/regions").status_code == 200
