@@ -5,17 +5,16 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.template.loader import render_to_string
-from django.utils import translation
 
-from capacity import live, selectors
+from capacity import live
 from capacity.models import BoardToken
+from core import metrics
 from core.revocation import (
     CLOSE_FORBIDDEN,
     CLOSE_UNAUTHENTICATED,
@@ -24,6 +23,7 @@ from core.revocation import (
     scope_principals,
 )
 from core.websocket import NO_CHANNEL_LAYER
+from core.ws_protocol import transport_queued
 from hospitals.models import Region
 from hospitals.permissions import can_view_board
 
@@ -35,43 +35,13 @@ logger = logging.getLogger(__name__)
 # (core/revocation.py), 4404 unknown region.
 CLOSE_NOT_FOUND = 4404
 
-# Frames waiting for a socket that does not read them (a phone in a tunnel). Past this
-# the socket is closed with 1013 "try again later": the browser reconnects and gets a
-# full snapshot, which is worth more than a long backlog of rows.
+# A socket that does not read (a phone in a tunnel) is closed with 1013 "try again later"
+# once more than settings.WS_MAX_QUEUED_BYTES wait for it in this process (the transport's
+# write buffer, which core/ws_protocol.py reports, plus this socket's queue), or more than
+# MAX_BACKLOG frames: the browser reconnects and gets a full snapshot, which is worth more
+# than a long backlog of rows. The kernel's share is capped by SO_SNDBUF (core/ws_protocol.py).
 MAX_BACKLOG = 100
 CLOSE_TRY_AGAIN = 1013
-
-SNAPSHOT_TTL = 30.0  # seconds; relative times ("12 min ago") are refreshed in the browser
-
-
-class SnapshotCache:
-    """Render each board's full snapshot once per language, not once per socket.
-
-    A reconnect storm (every deploy) would otherwise render the board thousands of
-    times. An entry is valid until the hub has seen a newer event, or for 30 s.
-    """
-
-    def __init__(self) -> None:
-        self._entries: dict[tuple[int | None, str], tuple[int, float, str]] = {}
-
-    def get(self, region_id: int | None, lang: str) -> str | None:
-        entry = self._entries.get((region_id, lang))
-        if entry and entry[0] == live.hub.seq and time.monotonic() - entry[1] < SNAPSHOT_TTL:
-            return entry[2]
-        return None
-
-    def put(self, region_id: int | None, lang: str, html: str, seq: int) -> None:
-        self._entries[(region_id, lang)] = (seq, time.monotonic(), html)
-
-
-snapshots = SnapshotCache()
-
-
-def _render_snapshot(region_id: int | None, lang: str) -> str:
-    region = Region.objects.get(pk=region_id) if region_id else None
-    rows = selectors.locations_with_units(region=region)
-    with translation.override(lang):
-        return render_to_string("capacity/_snapshot.html", {"rows": rows})
 
 
 class BoardConsumer(RevocableConsumer):
@@ -81,6 +51,9 @@ class BoardConsumer(RevocableConsumer):
     lang: str = settings.LANGUAGE_CODE
     region_id: int | None = None
     _outbox: collections.deque[str] | None = None
+    _outbox_size = 0  # characters in _outbox and in the frame being handed to the server
+    _transport_queued: Callable[[], int] | None = None
+    _largest_frame = 0
     _wake: asyncio.Future[None] | None = None
     _writer: asyncio.Task[None] | None = None
 
@@ -131,7 +104,10 @@ class BoardConsumer(RevocableConsumer):
         # holds up the others.
         self._start_writer()
         group = live.region_group(self.region_id) if self.region_id else live.NATIONAL
-        await live.hub.join([group], self)
+        # The snapshot is the first frame: rows pushed from now on wait until it is out
+        # (live.Hub.release). A subclass with a snapshot of its own (api/stream.py) is not
+        # held: its rows carry no version to compare.
+        await live.hub.join([group], self, hold=type(self).resync is BoardConsumer.resync)
         # Registered after the checks, but a revocation received since the connection
         # arrived still applies (core/revocation.py): then nothing more is sent.
         await self.watch(principals)
@@ -143,6 +119,8 @@ class BoardConsumer(RevocableConsumer):
 
     def _start_writer(self) -> None:
         self._outbox = collections.deque()
+        self._outbox_size = 0
+        self._transport_queued = transport_queued(self.scope)
         self._writer = asyncio.get_running_loop().create_task(self._write())
 
     def _stop(self) -> None:
@@ -164,17 +142,35 @@ class BoardConsumer(RevocableConsumer):
         outbox = self._outbox
         if outbox is None:
             return
-        if len(outbox) >= MAX_BACKLOG:
-            live.hub.leave(self)
-            self._outbox = None
-            asyncio.get_running_loop().create_task(self.close(code=CLOSE_TRY_AGAIN))
+        # Characters, not encoded bytes: len() is free and board rows are nearly all ASCII.
+        size = len(frame)
+        if size > self._largest_frame:
+            self._largest_frame = size
+        queued = self._outbox_size + size
+        if self._transport_queued is not None:
+            queued += self._transport_queued()
+        # A full snapshot (a national board: ~80 rows) may be near the bound by itself, and a
+        # slow phone takes seconds to read it: the bound counts beyond the largest frame.
+        if queued > settings.WS_MAX_QUEUED_BYTES + self._largest_frame or len(outbox) >= MAX_BACKLOG:
+            self._close_for_slowness(queued, len(outbox))
             return
         outbox.append(frame)
+        self._outbox_size += size
         wake = self._wake
         if wake is not None:
             self._wake = None
             if not wake.done():
                 wake.set_result(None)
+
+    def _close_for_slowness(self, queued: int, frames: int) -> None:
+        logger.info("board socket too slow (%d bytes, %d frames waiting): closing it with 1013", queued, frames)
+        # Nothing more for it, and its queue freed now: the close frame goes out behind the
+        # bytes already in the transport, without waiting for the client to read them.
+        self._stop()
+        self._outbox = None
+        self._outbox_size = 0
+        metrics.closed_for_slowness(frames + 1)  # those waiting, and the one refused
+        asyncio.get_running_loop().create_task(self.close(code=CLOSE_TRY_AGAIN))
 
     async def _write(self) -> None:
         # A deque and one future instead of an asyncio.Queue, and the server's own send
@@ -186,7 +182,10 @@ class BoardConsumer(RevocableConsumer):
         try:
             while True:
                 while outbox:
-                    await send({"type": "websocket.send", "text": outbox.popleft()})
+                    frame = outbox.popleft()
+                    await send({"type": "websocket.send", "text": frame})
+                    self._outbox_size -= len(frame)  # now in the transport buffer, counted there
+                    metrics.observe_sent(frame)
                 if self._outbox is not outbox:
                     return  # closed for falling behind
                 self._wake = loop.create_future()
@@ -198,19 +197,11 @@ class BoardConsumer(RevocableConsumer):
             live.hub.leave(self)
 
     async def resync(self) -> None:
-        """Send a full snapshot of every row this board shows."""
-        html = ""
-        for _attempt in range(3):
-            seq = live.hub.seq
-            cached = snapshots.get(self.region_id, self.lang)
-            html = (
-                cached
-                if cached is not None
-                else await database_sync_to_async(_render_snapshot)(self.region_id, self.lang)
-            )
-            # A change pushed while we rendered already reached this socket: sending the
-            # older snapshot after it would undo it on the page. Render again.
-            if live.hub.seq == seq:
-                snapshots.put(self.region_id, self.lang, html, seq)
-                break
-        self.push(html)
+        """Send a full snapshot of every row this board shows, then the rows pushed meanwhile that are newer."""
+        live.hub.hold(self)
+        try:
+            snapshot = await live.snapshots.get(self.region_id, self.lang)
+        except BaseException:
+            live.hub.release(self, None)  # no snapshot: at least nothing held back is lost
+            raise
+        live.hub.release(self, snapshot)

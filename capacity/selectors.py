@@ -93,6 +93,24 @@ def board_location(location_id: int) -> LocationUnits | None:
     return LocationUnits(location, in_board_order(units))
 
 
+RowVersion = tuple[int, int]
+
+
+def row_version(units: Iterable[Unit]) -> RowVersion:
+    """A location row's version: grows with every change of its units' figures or confirmations.
+
+    (sum of the units' versions, newest confirmation in µs). Both only grow, so of two reads of
+    one location the later one never has the lower version; the live push and the board's
+    snapshot carry it to tell which of two renditions of a row is newer (capacity/live.py).
+    """
+    units = list(units)
+    confirmed = max((unit.confirmed_at for unit in units), default=None)
+    return (
+        sum(unit.version for unit in units),
+        int(confirmed.timestamp() * 1_000_000) if confirmed is not None else 0,
+    )
+
+
 def favourites_first(rows: list[LocationUnits], user: User) -> list[LocationUnits]:
     favourite_ids = set(user.favourite_locations.values_list("id", flat=True))
     for row in rows:

@@ -111,13 +111,19 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # When each request started: the push latency metric counts from here (core/metrics.py).
+    "core.metrics.RequestStartMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # A request id and the path on every log line of the request (core/logs.py, LOGGING).
+    "core.logs.RequestIdMiddleware",
     # Lets services record from where in the access log (hospitals/audit.py).
     "hospitals.audit.AccessLogContextMiddleware",
     # Content-Security-Policy and Permissions-Policy on every response, static files included (docs/security.md).
     "csp.middleware.CSPMiddleware",
     "core.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside everything that reads the session: an unreachable database is a 503 page, not a 500.
+    "core.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "core.middleware.DutchByDefaultMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -165,12 +171,30 @@ TIME_ZONE = "Europe/Amsterdam"
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Fail fast, recover fast (docs/operations.md): a connect gives up after DB_CONNECT_TIMEOUT
+        # (libpq's minimum is 2 s), a statement after DB_STATEMENT_TIMEOUT seconds (0: none), and a
+        # pooled connection is checked before a request gets it, so one broken by an outage is replaced.
+        db_options = DATABASES["default"].setdefault("OPTIONS", {})
+        db_options["connect_timeout"] = env_int("DB_CONNECT_TIMEOUT", 2)
+        statement_timeout = env_int("DB_STATEMENT_TIMEOUT", 15)
+        if statement_timeout > 0:
+            db_options["options"] = f"-c statement_timeout={statement_timeout}s"
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool("DB_CONN_HEALTH_CHECKS", default=True)
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_int("DB_POOL_MAX", 20) > 0:
         # A connection per request (and per socket handshake) cost ~15 ms on a fresh
         # connection (docs/performance.md); psycopg's pool keeps them open. Not
         # together with persistent connections (DB_CONN_MAX_AGE must stay 0).
-        DATABASES["default"]["OPTIONS"] = {
-            "pool": {"min_size": env_int("DB_POOL_MIN", 2), "max_size": env_int("DB_POOL_MAX", 20), "timeout": 10}
+        # A request waits at most DB_POOL_TIMEOUT for a connection (then 503, core/middleware.py).
+        # psycopg_pool retries a failed connect with a doubling delay until reconnect_timeout
+        # (default 300 s: delays up to 128 s, so a process recovered long after the database);
+        # bounded here, a retry comes within ~2 s and a waiting request starts a fresh one after.
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": env_int("DB_POOL_MIN", 2),
+            "max_size": env_int("DB_POOL_MAX", 20),
+            "timeout": env_int("DB_POOL_TIMEOUT", 2),
+            "reconnect_timeout": env_int("DB_POOL_RECONNECT_TIMEOUT", 5),
+            "max_waiting": env_int("DB_POOL_MAX_WAITING", 0),
         }
 else:
     DATABASES = {
@@ -218,16 +242,44 @@ else:
 # Prefix for the live-board pub/sub channels, so test runs can share one Redis.
 LIVE_PUSH_PREFIX = env_str("LIVE_PUSH_PREFIX", "board")
 
+# Bearer token Prometheus sends to /metrics (config/metrics.py, docs/operations.md). Unset: the
+# endpoint refuses every request. A short token is refused at start-up.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
+# Durable delivery (docs/operations.md): every task is idempotent, so a message is acked only
+# after its task ran, and a worker killed mid-task hands it back. Each process reserves one.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# A broker that hangs must not hold up a request that enqueues after commit.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
+# The longest task (a sweep of 1,000 refusals) takes seconds; none may run past the hard limit.
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 100)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 120)
+# A message whose worker died is delivered again this long after it was taken: above the hard
+# limit, so a task still running is never handed to a second worker (Redis' default is 1 h).
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 180)
+if not CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured(
+        "need CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT, got "
+        f"{CELERY_TASK_SOFT_TIME_LIMIT}, {CELERY_TASK_TIME_LIMIT}, {CELERY_VISIBILITY_TIMEOUT}"
+    )
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # A broker that hangs must not hold up a request that enqueues after commit.
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # Look for such messages every 10 s (kombu's default is every 100 s).
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
+}
+# The worker logs through LOGGING below (JSON in production), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = TIME_ZONE
 # Embedded mode has no beat process: the web process runs the schedule in a thread.
 EMBEDDED_BEAT = env_bool("EMBEDDED_BEAT", default=True)
@@ -260,6 +312,12 @@ ACCESS_LOG_RETENTION_DAYS = env_int("ACCESS_LOG_RETENTION_DAYS", 1826)
 
 # --- Web process garbage collector (core/gc.py) -------------------------------------
 GC_THRESHOLDS = tuple(int(x) for x in env_list("GC_THRESHOLDS", ["700", "10", "1000"]))
+
+# --- Slow websockets (core/ws_protocol.py, capacity/consumers.py, docs/operations.md) ------
+# Kernel send buffer of each websocket (SO_SNDBUF; Linux doubles it), and the bytes a board
+# socket may have waiting in the process (transport buffer + queue) before it is closed with 1013.
+WS_SEND_BUFFER_BYTES = env_int("WS_SEND_BUFFER_BYTES", 64 * 1024)
+WS_MAX_QUEUED_BYTES = env_int("WS_MAX_QUEUED_BYTES", 256 * 1024)
 
 # --- Capacity rules (configurable, docs/operations.md) ----------------------------
 CAPACITY_STALE_AFTER = timedelta(minutes=env_int("CAPACITY_STALE_AFTER_MINUTES", 240))
@@ -314,6 +372,8 @@ if BEHIND_HTTPS:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     # Load-balancer probes speak plain http (SECURE_REDIRECT_EXEMPT: regexes without the leading /).
     SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+    # Prometheus scrapes each process's own port on the private network (docs/operations.md).
+    SECURE_REDIRECT_EXEMPT.append(r"^metrics$")
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=BEHIND_HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -393,11 +453,33 @@ STORAGES = {
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "capaciteit@example.org")
 
-LOGGING = {
+# One JSON object a line in production (a log shipper reads them), plain text in the embedded
+# demo: LOG_FORMAT=json|text. Lines logged during a request carry its request_id and path
+# (core/logs.py; the id comes from the proxy's X-Request-ID when it sends one).
+LOG_FORMAT = env_str("LOG_FORMAT", "json" if PRODUCTION else "text")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}")
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request": {"()": "core.logs.RequestContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": ["levelname", "name", "message"],
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": True,  # ISO 8601, UTC
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request"]},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # axes logs every attempt at INFO; failures and lockouts are WARNING.
     "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
+if LOG_FORMAT == "json":
+    # uvicorn's own loggers have their own text handlers: route them through ours too.
+    for _name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        LOGGING["loggers"][_name] = {"handlers": ["console"], "level": "INFO", "propagate": False}

@@ -10,6 +10,7 @@ from django.views.i18n import set_language
 from api import stream as api_stream
 from api.v1 import urlpatterns as api_urlpatterns
 from capacity import views as capacity_views
+from config import metrics
 from core import views as core_views
 
 # Lazy: the admin speaks the active language (Dutch by default, its own language switch in
@@ -21,6 +22,8 @@ admin.site.index_title = _("Administration")
 urlpatterns = [
     path("", capacity_views.home, name="home"),
     path("health/", core_views.health, name="health"),
+    # Prometheus, per process; a bearer token, never a session (config/metrics.py).
+    path("metrics", metrics.metrics, name="metrics"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The language switch works on the login page too.

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, Literal
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
@@ -264,6 +265,8 @@ def sweep(limit: int = SWEEP_BATCH) -> dict[str, int]:
     for refusal_id in ids:
         try:
             outcomes[aggregate(refusal_id)] += 1
+        except SoftTimeLimitExceeded:
+            raise  # the task's time is up: stop here, the rest stays pending for the next sweep
         except Exception:  # one broken refusal must not block the others; it stays pending
             logger.exception("aggregation of refusal %s failed; it stays pending", refusal_id)
             outcomes["failed"] += 1
@@ -288,6 +291,10 @@ def rebuild() -> dict[str, int]:
     its own task or the sweep moves it). Live aggregation waits for the rebuild to commit.
     """
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # One big statement over every refusal: not bound by DB_STATEMENT_TIMEOUT (docs/operations.md).
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL statement_timeout = 0")
         _advisory_lock(shared=False)
         # Write first: on SQLite this takes the database's write lock at once.
         RefusalDaily.objects.all().delete()

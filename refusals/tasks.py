@@ -6,10 +6,14 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from kombu.exceptions import OperationalError
 
+from core.logs import OutageLog
 from refusals import aggregation, alerts, live
 
 logger = logging.getLogger(__name__)
+# While the broker is down every registration fails to enqueue: one warning, then a count.
+broker_outage = OutageLog(logger, what="Celery broker", calls="enqueues")
 
 
 def enqueue(refusal_id: int) -> None:
@@ -25,21 +29,25 @@ def enqueue(refusal_id: int) -> None:
             retry=True,
             retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
         )
-    except Exception:  # any failure here must not reach the midwife
+    except OperationalError as exc:  # the broker is unreachable
+        broker_outage.failed(exc, f"refusal {refusal_id}; the periodic sweep will count it and those after it")
+    except Exception:  # any other failure (an eager run) must not reach the midwife either
         logger.warning(
             "could not enqueue aggregation of refusal %s; the periodic sweep will count it",
             refusal_id,
             exc_info=True,
         )
+    else:
+        broker_outage.succeeded()
 
 
-@shared_task(name="refusals.tasks.aggregate_refusal", acks_late=True, ignore_result=True)
+@shared_task(name="refusals.tasks.aggregate_refusal", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def aggregate_refusal(refusal_id: int) -> str:
     """Count one refusal where it belongs now. Idempotent: safe twice, late or out of order."""
     return aggregation.aggregate(refusal_id)
 
 
-@shared_task(name="refusals.tasks.sweep_unaggregated", acks_late=True, ignore_result=True)
+@shared_task(name="refusals.tasks.sweep_unaggregated", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def sweep_unaggregated() -> dict[str, int]:
     """Beat task: aggregate refusals whose task was lost (broker or worker down, a failure).
 
@@ -49,7 +57,7 @@ def sweep_unaggregated() -> dict[str, int]:
         return aggregation.sweep()
 
 
-@shared_task(name="refusals.tasks.check_alerts", acks_late=True, ignore_result=True)
+@shared_task(name="refusals.tasks.check_alerts", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def check_alerts() -> dict[str, int]:
     """Beat task: raise spike alerts (once per episode) and end those that are over. Idempotent."""
     return alerts.run()

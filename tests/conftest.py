@@ -143,6 +143,14 @@ def private_cache(settings: Settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def no_outage_carried_over() -> None:
+    """Outage logs (core/logs.py) keep state per process: a test's Redis outage must not silence the next."""
+    from core.logs import reset_outage_logs
+
+    reset_outage_logs()
+
+
+@pytest.fixture(autouse=True)
 def second_factor_off(settings: Settings) -> None:
     """The suite runs with DATABASE_URL set, where MFA_ENFORCED defaults to on: off here (and for the
     live servers, tests/live_server.py), so tests log in with a password alone. The second factor's own
@@ -206,6 +214,11 @@ ACCESS_LOG_WRITES = {"count": 0}
 def _count_access_log(sender: Any, created: bool = False, **kwargs: Any) -> None:
     if created:
         ACCESS_LOG_WRITES["count"] += 1
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # tests/test_topology.py: HAProxy + three uvicorn processes (tools/topology.py); `-m topology` selects them.
+    config.addinivalue_line("markers", "topology: runs against the HAProxy topology of tools/topology.py")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -166,7 +166,8 @@ class LiveServer:
             self.log_path.unlink()
 
 
-def spawn_server() -> LiveServer:
+def spawn_server(env: dict[str, str] | None = None) -> LiveServer:
+    """``env``: variables that differ from ``server_env()`` (e.g. a DATABASE_URL through a proxy)."""
     port = free_port()
     fd, name = tempfile.mkstemp(prefix=f"uvicorn-{port}-", suffix=".log")
     with os.fdopen(fd, "wb") as log:
@@ -183,11 +184,18 @@ def spawn_server() -> LiveServer:
                 str(port),
                 "--ws-per-message-deflate",
                 "false",
+                # As in production (Procfile): bounded send buffers, explicit keepalive (docs/operations.md).
+                "--ws",
+                "core.ws_protocol:BoundedWebSocketProtocol",
+                "--ws-ping-interval",
+                "20",
+                "--ws-ping-timeout",
+                "20",
                 "--lifespan",
                 "off",
             ],
             cwd=BASE_DIR,
-            env=server_env(),
+            env={**server_env(), **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

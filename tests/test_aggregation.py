@@ -211,6 +211,29 @@ def test_sweep_counts_what_was_missed_once(world: World) -> None:
     assert_consistent()
 
 
+def test_a_sweep_stops_when_its_time_is_up_and_leaves_the_rest_pending(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The task's soft time limit must end the sweep, not be logged as one broken refusal (docs/operations.md)."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    for _ in range(3):
+        refusal_register(by=world.midwife, data=data(world))
+    real = aggregation.aggregate
+    calls = []
+
+    def aggregate_until_time_is_up(refusal_id: int) -> str:
+        calls.append(refusal_id)
+        if len(calls) == 2:
+            raise SoftTimeLimitExceeded()
+        return real(refusal_id)
+
+    monkeypatch.setattr(aggregation, "aggregate", aggregate_until_time_is_up)
+    with pytest.raises(SoftTimeLimitExceeded):
+        aggregation.sweep()
+    assert len(calls) == 2 and aggregation.pending().count() == 2
+
+
 def test_sweep_task_runs_the_sweep(world: World) -> None:
     from refusals.tasks import sweep_unaggregated
 

@@ -150,6 +150,8 @@ MATRIX: dict[str, Route] = {
     "api_events": Route(lambda t: f"/api/v1/events/?region={t.world.region.code}", get=frozenset(), auth="token"),
     "api-v1:openapi-json": Route(fixed("/api/v1/openapi.json"), get=WITH_ROLE, json=True),
     "api-v1:openapi-view": Route(fixed("/api/v1/docs"), get=WITH_ROLE),
+    # Prometheus: METRICS_TOKEN only, never a session (tests/test_metrics.py)
+    "metrics": Route(fixed("/metrics"), get=frozenset(), auth="token"),
 }
 API_ROUTES = {
     # Every other API operation: 401 without a token, whoever is signed in.
