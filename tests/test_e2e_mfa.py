@@ -50,7 +50,7 @@ def code_for(secret: str, later: int = 0) -> str:
 def test_coordinator_enrols_on_a_phone_in_dutch(
     world: World, server: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # the ORM calls below are plain sync
     errors: list[str] = []
@@ -70,7 +70,7 @@ def test_coordinator_enrols_on_a_phone_in_dutch(
             page.wait_for_url(lambda url: "/accounts/second-factor/set-up/" in url)
             assert page.locator("html").get_attribute("lang") == "nl"
             qr = page.locator("[data-qr] svg")
-            assert qr.is_visible()
+            expect(qr).to_be_visible()
             box = qr.bounding_box()
             assert box is not None and box["width"] >= 150
             secret = page.locator("[data-secret]").inner_text().strip()
@@ -82,7 +82,7 @@ def test_coordinator_enrols_on_a_phone_in_dutch(
             field = page.locator("#id_code")
             field_box = field.bounding_box()
             assert field_box is not None and field_box["height"] >= 44
-            assert page.locator("label[for=id_code]").is_visible()
+            expect(page.locator("label[for=id_code]")).to_be_visible()
 
             # A wrong code: refused, the message tied to the field.
             right = code_for(secret)

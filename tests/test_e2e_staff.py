@@ -111,7 +111,7 @@ def test_all_units_of_a_location_fit_in_two_screen_heights(staff_world: World, p
         box = toggle(form, "status", value).bounding_box()
         assert box is not None and box["height"] >= 44 and box["width"] >= 44
     assert form.locator(".stop-fields").is_hidden()
-    assert form.locator(f"#unit{staff_world.unit.pk}-limited-help").is_visible()
+    expect_visible(form.locator(f"#unit{staff_world.unit.pk}-limited-help"))
     assert form.locator("fieldset.status-toggles").get_attribute("aria-describedby") == (
         f"unit{staff_world.unit.pk}-limited-help"
     )
@@ -141,7 +141,7 @@ def test_a_stop_with_reason_and_end_in_four_taps(staff_world: World, phone: Any)
     form = page.locator(f"#unit-{unit.pk}")
     assert form.locator('input[name="status"][value="stop"]').is_checked()
     assert form.locator('input[name="stop_end_choice"][value="other"]').is_checked()
-    assert form.locator('input[name="stop_expected_end"]').is_visible()
+    expect_visible(form.locator('input[name="stop_expected_end"]'))
 
 
 def test_a_figure_change_in_two_taps_and_confirm_all_in_one(staff_world: World, phone: Any) -> None:
@@ -208,14 +208,14 @@ def test_without_javascript_the_stop_fields_still_follow_the_choice(
             form = page.locator(f"#unit-{unit.pk}")
             assert form.locator(".stop-fields").is_hidden()
             toggle(form, "status", "stop").tap()
-            assert form.locator(".stop-fields").is_visible()  # CSS alone (:has), no script
+            expect_visible(form.locator(".stop-fields"))  # CSS alone (:has), no script
             toggle(form, "stop_reason", "beds").tap()
             toggle(form, "stop_end_choice", "other").tap()
-            assert form.locator('input[name="stop_expected_end"]').is_visible()
+            expect_visible(form.locator('input[name="stop_expected_end"]'))
             toggle(form, "stop_end_choice", "4h").tap()
             form.locator("button.primary").tap()  # a plain POST, then the redirect back
             page.wait_for_url(f"{server.url}/units/#unit-{unit.pk}")
-            assert page.locator(".messages").is_visible()
+            expect_visible(page.locator(".messages"))
         finally:
             browser.close()
     fresh = Unit.objects.get(pk=unit.pk)
