@@ -17,12 +17,13 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
+
+from core.context import RequestContextMiddleware
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -44,42 +45,16 @@ def request_id_for(request: HttpRequest) -> str:
     return given if _SANE_ID.fullmatch(given) else uuid.uuid4().hex
 
 
-class RequestIdMiddleware:
+class RequestIdMiddleware(RequestContextMiddleware[RequestContext]):
     """Tag the request's log records with its id and path; echo the id in the response."""
 
-    sync_capable = True
-    async_capable = True
+    variable = _current
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]]) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
+    def value(self, request: HttpRequest) -> RequestContext:
+        return RequestContext(request_id_for(request), request.path)
 
-    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
-        if self.is_async:
-            return self._acall(request)
-        context = RequestContext(request_id_for(request), request.path)
-        token = _current.set(context)
-        try:
-            response = self.get_response(request)
-        finally:
-            _current.reset(token)
-        assert isinstance(response, HttpResponseBase)
-        response[REQUEST_ID_HEADER] = context.request_id
-        return response
-
-    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
-        context = RequestContext(request_id_for(request), request.path)
-        token = _current.set(context)
-        try:
-            response = self.get_response(request)
-            assert not isinstance(response, HttpResponseBase)
-            result = await response
-        finally:
-            _current.reset(token)
-        result[REQUEST_ID_HEADER] = context.request_id
-        return result
+    def respond(self, response: HttpResponseBase, value: RequestContext) -> None:
+        response[REQUEST_ID_HEADER] = value.request_id
 
 
 class RequestContextFilter(logging.Filter):

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from prometheus_client import Counter, Histogram
+
+from core.context import RequestContextMiddleware
 
 PREFIX = "birthcare"
 
@@ -54,37 +54,16 @@ SNAPSHOT_CACHE_HITS = Counter(f"{PREFIX}_snapshot_cache_hits", "Board snapshots 
 _request_started: contextvars.ContextVar[float | None] = contextvars.ContextVar("metrics_request_started", default=None)
 
 
-class RequestStartMiddleware:
+class RequestStartMiddleware(RequestContextMiddleware[float]):
     """Remembers when the request started, for ``observe_published`` in the write path.
 
-    First in MIDDLEWARE so the figure covers the whole server-side path. Sync and async capable.
+    First in MIDDLEWARE so the figure covers the whole server-side path.
     """
 
-    sync_capable = True
-    async_capable = True
+    variable = _request_started
 
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if self.is_async:
-            return self._acall(request)
-        token = _request_started.set(time.perf_counter())
-        try:
-            return self.get_response(request)
-        finally:
-            _request_started.reset(token)
-
-    async def _acall(self, request: HttpRequest) -> HttpResponse:
-        token = _request_started.set(time.perf_counter())
-        try:
-            response: HttpResponse = await self.get_response(request)
-            return response
-        finally:
-            _request_started.reset(token)
+    def value(self, request: HttpRequest) -> float:
+        return time.perf_counter()
 
 
 def publish_time() -> float:

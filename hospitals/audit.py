@@ -9,17 +9,15 @@ and in what scope; who, role, organisation, when and from where are filled in he
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
-from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.utils import timezone
 
+from core.context import RequestContextMiddleware
 from core.time import ZONE
 from hospitals.models import AccessLog, User
 
@@ -32,37 +30,13 @@ _current_request: contextvars.ContextVar[HttpRequest | None] = contextvars.Conte
 PURGE_BATCH = 1000
 
 
-class AccessLogContextMiddleware:
-    """Remembers the request for ``record()`` calls made below the view (services, admin).
+class AccessLogContextMiddleware(RequestContextMiddleware[HttpRequest]):
+    """Remembers the request for ``record()`` calls made below the view (services, admin)."""
 
-    Sync and async capable, so it never makes Django switch modes for the middleware around it.
-    """
+    variable = _current_request
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if self.is_async:
-            return self._acall(request)
-        token = _current_request.set(request)
-        try:
-            return self.get_response(request)
-        finally:
-            _current_request.reset(token)
-
-    async def _acall(self, request: HttpRequest) -> HttpResponse:
-        token = _current_request.set(request)
-        try:
-            response: HttpResponse = await self.get_response(request)
-            return response
-        finally:
-            _current_request.reset(token)
+    def value(self, request: HttpRequest) -> HttpRequest:
+        return request
 
 
 def client_address(request: HttpRequest | None) -> str | None:

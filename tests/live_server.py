@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 30.0  # seconds until /health/ must answer 200
@@ -392,3 +394,25 @@ def wait_for_subscribers(more_than: int, timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"no new subscriber on {live_channel()} after {timeout:.0f}s")
         time.sleep(0.05)
+
+
+def in_another_thread(work: Callable[[], object], timeout: float = 30.0) -> None:
+    """Run ``work`` as another request would: its own thread and database connection, committed on return.
+
+    Its exception is raised here; its connection goes back to the pool (a thread that keeps one drains it).
+    """
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            failure.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=timeout)
+    if failure:
+        raise failure[0]

@@ -6,16 +6,13 @@ closed with 4403 and the page reloads into the withdrawn-link page (static/js/ap
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from django.db import connections
 
 from capacity.services import board_token_issue, board_token_revoke
 from tests.conftest import World
-from tests.live_server import CHROMIUM, CHROMIUM_ARGS, LiveServer, browser_server
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, LiveServer, browser_server, in_another_thread
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -24,24 +21,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def server(world: World) -> Iterator[LiveServer]:
     with browser_server() as live:
         yield live
-
-
-def in_another_thread(work: Any) -> None:
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            work()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
-            failure.append(exc)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(timeout=30)
-    if failure:
-        raise failure[0]
 
 
 def test_open_wall_screen_shows_withdrawn_page_when_its_link_is_revoked(world: World, server: LiveServer) -> None:

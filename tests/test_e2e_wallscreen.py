@@ -7,13 +7,11 @@ The screenshot goes to /tmp/e2e-wallscreen.png for a human to look at.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from capacity.models import BoardToken, Unit
@@ -24,6 +22,7 @@ from tests.live_server import (
     CHROMIUM_ARGS,
     LiveServer,
     browser_server,
+    in_another_thread,
     subscriber_count,
     wait_for_subscribers,
 )
@@ -42,25 +41,6 @@ SHOT = "/tmp/e2e-wallscreen.png"  # noqa: S108 - a screenshot for a human, not a
 def server(world: World) -> Iterator[LiveServer]:
     with browser_server() as live:
         yield live
-
-
-def in_another_thread(work: Any) -> None:
-    """Run ``work`` as another process would: its own thread and database connection, committed."""
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            work()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
-            failure.append(exc)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(timeout=30)
-    if failure:
-        raise failure[0]
 
 
 def set_state(unit: Unit, **fields: Any) -> None:

@@ -9,9 +9,8 @@ closed with 4401 / 4403, never a handshake refusal (which browsers see as 1006).
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -31,6 +30,7 @@ from tests.live_server import (
     LiveServer,
     csrf_token,
     give_server_usable_password,
+    in_another_thread,
     running_servers,
     services_missing,
 )
@@ -92,27 +92,6 @@ def close_code(ws: ClientConnection, timeout: float = REVOKED_WITHIN) -> int:
         except ConnectionClosed as closed:
             assert closed.rcvd is not None, "closed without a close frame (a browser sees 1006)"
             return closed.rcvd.code
-
-
-def in_another_thread(action: Callable[[], object]) -> None:
-    """Run a service as the web would: its own thread and database connection, committed on return."""
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        from django.db import connection
-
-        try:
-            action()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(10)
-    if errors:
-        raise errors[0]
 
 
 def logged_in(server: LiveServer, user: User) -> HttpSession:
