@@ -56,6 +56,17 @@ BENCH_ENV = {
 }
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 TARGET_N = 1000
+# The websocket flags of the Procfile's web process: the bounded protocol (core/ws_protocol.py), pings.
+SERVER_WS_FLAGS = [
+    "--ws",
+    "core.ws_protocol:BoundedWebSocketProtocol",
+    "--ws-ping-interval",
+    "20",
+    "--ws-ping-timeout",
+    "20",
+    "--ws-per-message-deflate",
+    "false",
+]
 TARGET_P99_MS = 150.0
 TARGET_RATIO = 2.0
 
@@ -685,8 +696,7 @@ def run_ours(args: argparse.Namespace, fx: Fixture, n: int, procs: int, logdir: 
         "127.0.0.1",
         "--port",
         str(port),
-        "--ws-per-message-deflate",
-        "false",
+        *SERVER_WS_FLAGS,
         "--no-access-log",
         "--log-level",
         "warning",

@@ -24,8 +24,8 @@ from core.revocation import (
 )
 from core.websocket import NO_CHANNEL_LAYER
 from core.ws_protocol import transport_queued
-from hospitals.models import Region
 from hospitals.permissions import can_view_board
+from hospitals.selectors import region_codes
 
 logger = logging.getLogger(__name__)
 
@@ -88,9 +88,7 @@ class BoardConsumer(RevocableConsumer):
                 return
             scope = kwargs["scope"]
             if scope != "national":
-                region_id = await database_sync_to_async(
-                    lambda: Region.objects.filter(code=scope).values_list("id", flat=True).first()
-                )()
+                region_id = await region_codes.id_for(scope)
                 if region_id is None:
                     await self.close(code=CLOSE_NOT_FOUND)
                     return

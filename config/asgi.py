@@ -20,6 +20,7 @@ from core.embedded import start_periodic_tasks  # noqa: E402
 from core.gc import configure_gc  # noqa: E402
 from core.websocket import HostsOriginValidator, websocket_auth_stack  # noqa: E402
 from hospitals.mfa import SecondFactorWebsocketGuard  # noqa: E402
+from hospitals.websocket_auth import BatchedAuthMiddleware  # noqa: E402
 from refusals.routing import websocket_urlpatterns as refusals_websocket_urlpatterns  # noqa: E402
 from search.routing import websocket_urlpatterns as search_websocket_urlpatterns  # noqa: E402
 
@@ -29,7 +30,9 @@ board_websockets = HostsOriginValidator(
         SecondFactorWebsocketGuard(
             URLRouter(capacity_websocket_urlpatterns + search_websocket_urlpatterns + refusals_websocket_urlpatterns),
             open_paths=("/ws/board/screen/",),
-        )
+        ),
+        # Sessions, users and second factors of sockets connecting together are read together.
+        auth=BatchedAuthMiddleware,
     )
 )
 # The API's event stream authenticates with a bearer token, never a cookie, so a page on

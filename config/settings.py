@@ -481,5 +481,12 @@ LOGGING: dict[str, Any] = {
 }
 if LOG_FORMAT == "json":
     # uvicorn's own loggers have their own text handlers: route them through ours too.
-    for _name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        LOGGING["loggers"][_name] = {"handlers": ["console"], "level": "INFO", "propagate": False}
+    # uvicorn.error logs two INFO lines per websocket ("... [accepted]", "connection open"): 10,000
+    # lines and a tenth of the time of a reconnect storm of 5,000 boards (docs/performance.md), so it
+    # logs from WARNING up unless UVICORN_LOG_LEVEL says otherwise. Who read what is in the access log.
+    for _name, _level in (
+        ("uvicorn", "INFO"),
+        ("uvicorn.error", env_str("UVICORN_LOG_LEVEL", "WARNING")),
+        ("uvicorn.access", "INFO"),
+    ):
+        LOGGING["loggers"][_name] = {"handlers": ["console"], "level": _level, "propagate": False}

@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import transaction
 from django.dispatch import Signal
@@ -166,6 +167,17 @@ class RevocableConsumer(AsyncWebsocketConsumer):
             await super().__call__(scope, receive, send)
         finally:
             registry.unregister(self)
+
+    async def dispatch(self, message: Any) -> None:
+        # Channels' dispatch first runs close_old_connections on the process's one database thread,
+        # for every connect, receive and disconnect: a serial thread hop per socket event that a
+        # reconnect storm queues by the thousand (docs/performance.md). Our consumers reach the
+        # database only through database_sync_to_async, which closes old connections itself,
+        # before and after each call, on the thread that holds them.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def refuse(self, code: int) -> None:
         await self.accept()

@@ -9,6 +9,7 @@ and closes with 4403, like every other refusal (core/revocation.py).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
@@ -74,6 +75,7 @@ class ReadOnlySessionMiddleware(SessionMiddleware):
         return await self.inner(wrapper.scope, receive, send)
 
 
-def websocket_auth_stack(inner: Any) -> Any:
-    """``AuthMiddlewareStack`` for websockets that only read the session."""
-    return CookieMiddleware(ReadOnlySessionMiddleware(AuthMiddleware(inner)))
+def websocket_auth_stack(inner: Any, auth: Callable[[Any], Any] = AuthMiddleware) -> Any:
+    """``AuthMiddlewareStack`` for websockets that only read the session (``auth``: the middleware
+    that sets ``scope["user"]``; config/asgi.py passes the batched one, hospitals/websocket_auth.py)."""
+    return CookieMiddleware(ReadOnlySessionMiddleware(auth(inner)))

@@ -9,7 +9,7 @@ that verified the session under ``django_otp.DEVICE_ID_SESSION_KEY``.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -37,6 +37,8 @@ REMEMBER_COOKIE = "mfa_remember"
 REMEMBER_SALT = "hospitals.mfa.remember"
 # The websocket close code for a session that still owes its second factor.
 CLOSE_UNVERIFIED = 4401
+# Scope key: the second-factor verdict read with the socket's session (hospitals/websocket_auth.py).
+SECOND_FACTOR_VERIFIED = "second_factor_verified"
 # Views that an unverified session may still open: logging in and out, the language switch, the
 # health probe, wall screens (their link is the credential) and the second-factor pages. Every other
 # view that reads the session is gated, also those marked login_not_required that check the session
@@ -62,12 +64,16 @@ def is_required(user: Any) -> bool:
     """Must this user use a second factor (MFA_ENFORCED, their role, their organisation's policy)?"""
     if not settings.MFA_ENFORCED or not getattr(user, "is_authenticated", False):
         return False
-    role = user.role or (User.Role.NATIONAL_ADMIN if user.is_superuser else "")
-    if role in settings.MFA_REQUIRED_ROLES:
+    if _role_requires(user):
         return True
     if user.organisation_id is None:
         return False
     return Organisation.objects.filter(pk=user.organisation_id, mfa_policy=Organisation.MfaPolicy.REQUIRED).exists()
+
+
+def _role_requires(user: Any) -> bool:
+    role = user.role or (User.Role.NATIONAL_ADMIN if user.is_superuser else "")
+    return role in settings.MFA_REQUIRED_ROLES
 
 
 def app_device(user: Any) -> TOTPDevice | None:
@@ -85,13 +91,45 @@ def needs_second_factor(user: Any) -> bool:
 def session_is_verified(user: Any, session: Mapping[str, Any]) -> bool:
     """True when this session may act as ``user``: no second factor is needed, or one of the user's
     confirmed devices verified the session. For the websockets (scope["user"], scope["session"])."""
-    if not needs_second_factor(user):
-        return True
-    persistent_id = session.get(DEVICE_ID_SESSION_KEY)
-    if not persistent_id:
-        return False
-    device = Device.from_persistent_id(persistent_id)
-    return device is not None and device.user_id == user.pk and bool(device.confirmed)
+    return sessions_verified([(user, session)])[0]
+
+
+def sessions_verified(pairs: Sequence[tuple[Any, Mapping[str, Any]]]) -> list[bool]:
+    """``session_is_verified`` for many (user, session) pairs in three queries at most, whatever
+    their number (the websockets of a reconnect storm, hospitals/websocket_auth.py)."""
+    if not settings.MFA_ENFORCED:
+        return [True] * len(pairs)
+    users = [user for user, _session in pairs if getattr(user, "is_authenticated", False)]
+    user_ids = {user.pk for user in users}
+    organisation_ids = {user.organisation_id for user in users if user.organisation_id is not None}
+    strict = set(
+        Organisation.objects.filter(pk__in=organisation_ids, mfa_policy=Organisation.MfaPolicy.REQUIRED).values_list(
+            "pk", flat=True
+        )
+    )
+    apps: dict[int, set[int]] = {}  # user id -> their confirmed authenticator apps
+    for user_id, device_id in TOTPDevice.objects.filter(user_id__in=user_ids, confirmed=True).values_list(
+        "user_id", "pk"
+    ):
+        apps.setdefault(user_id, set()).add(device_id)
+    app_label = TOTPDevice.model_label() + "/"
+    verdicts = []
+    for user, session in pairs:
+        if not getattr(user, "is_authenticated", False):
+            verdicts.append(True)
+            continue
+        needed = _role_requires(user) or user.organisation_id in strict or user.pk in apps
+        persistent_id = session.get(DEVICE_ID_SESSION_KEY)
+        if not needed:
+            verdicts.append(True)
+        elif not persistent_id:
+            verdicts.append(False)
+        elif persistent_id.startswith(app_label) and persistent_id[len(app_label) :].isdigit():
+            verdicts.append(int(persistent_id[len(app_label) :]) in apps.get(user.pk, set()))
+        else:  # another kind of device (a recovery code's): read it
+            device = Device.from_persistent_id(persistent_id)
+            verdicts.append(device is not None and device.user_id == user.pk and bool(device.confirmed))
+    return verdicts
 
 
 def can_reset(by: Any, member: User) -> bool:
@@ -210,7 +248,10 @@ class SecondFactorWebsocketGuard:
             and getattr(user, "is_authenticated", False)
             and not (self.open_paths and scope.get("path", "").startswith(self.open_paths))
         ):
-            verified = await database_sync_to_async(session_is_verified)(user, scope.get("session") or {})
+            # Read in the handshake's batch (hospitals/websocket_auth.py) when that ran; else here.
+            verified = scope.get(SECOND_FACTOR_VERIFIED)
+            if verified is None:
+                verified = await database_sync_to_async(session_is_verified)(user, scope.get("session") or {})
             if not verified:
                 message = await receive()
                 if message.get("type") == "websocket.connect":

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
+from channels.db import database_sync_to_async
 from django.db.models import OuterRef, QuerySet, Subquery
 
-from hospitals.models import Location, LocationPhoneChange
+from hospitals.models import Location, LocationPhoneChange, Region
 from hospitals.permissions import phone_locations
 
 
@@ -26,3 +29,52 @@ def phone_book(user: Any) -> QuerySet[Location]:
 
 def phone_history(location: Location, *, limit: int = 20) -> QuerySet[LocationPhoneChange]:
     return LocationPhoneChange.objects.filter(location=location).select_related("by")[:limit]
+
+
+class RegionCodes:
+    """Region code -> id for the websockets' handshakes (``/ws/board/<code>/``), without a database
+    read per socket: a reconnect storm asks it thousands of times a second.
+
+    All regions are read at once (a dozen rows) and kept until a region is saved or deleted in this
+    process (``clear``, connected in hospitals/receivers.py), at most ``TTL`` seconds (a change made
+    by another process). An unknown code reads them again, at most once per ``MISS_AFTER`` seconds,
+    so a region just created elsewhere is found within seconds. Simultaneous reads are one read.
+    """
+
+    TTL = 60.0
+    MISS_AFTER = 5.0
+
+    def __init__(self) -> None:
+        self.reads = 0
+        self._ids: dict[str, int] = {}
+        self._read_at = float("-inf")
+        self._loading: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._cleared = 0
+
+    def clear(self, **_signal: Any) -> None:
+        self._read_at = float("-inf")
+        self._cleared += 1
+
+    async def id_for(self, code: str) -> int | None:
+        age = time.monotonic() - self._read_at
+        if age > self.TTL or (code not in self._ids and age > self.MISS_AFTER):
+            await self._read()
+        return self._ids.get(code)
+
+    async def _read(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop or self._loading is None or self._loading.done():
+            self._loop = loop
+            self._loading = loop.create_task(self._load())
+        await asyncio.shield(self._loading)
+
+    async def _load(self) -> None:
+        started, cleared = time.monotonic(), self._cleared
+        self.reads += 1
+        self._ids = await database_sync_to_async(lambda: dict(Region.objects.values_list("code", "id")))()
+        if self._cleared == cleared:  # else a region changed during the read: read again next time
+            self._read_at = started
+
+
+region_codes = RegionCodes()

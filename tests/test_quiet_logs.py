@@ -198,6 +198,10 @@ from core.logs import RequestIdMiddleware
 
 log = logging.getLogger("birthcare.check")
 log.warning("outside %s", "requests")
+logging.getLogger("uvicorn.error").info("connection open")
+logging.getLogger("uvicorn.error").info('%s - "WebSocket %s" [accepted]', "127.0.0.1:1", "/ws/board/national/")
+logging.getLogger("uvicorn.error").warning("uvicorn warns")
+logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET", "/", "1.1", 200)
 
 def view(request):
     log.info("inside a request")
@@ -240,6 +244,10 @@ def test_production_logs_one_json_object_a_line_with_the_request() -> None:
     assert "request_id" not in outside and "path" not in outside
     assert inside["level"] == "INFO" and inside["logger"] == "birthcare.check"
     assert inside["request_id"] == "proxy-id-1" and inside["path"] == "/board/"
+    # uvicorn's lines per websocket are left out (a storm of 5,000 boards wrote 10,000), not its
+    # warnings or the HTTP access lines.
+    uvicorn = [(line["logger"], line["message"]) for line in lines if line["logger"].startswith("uvicorn")]
+    assert uvicorn == [("uvicorn.error", "uvicorn warns"), ("uvicorn.access", '127.0.0.1:1 - "GET / HTTP/1.1" 200')]
 
 
 def test_log_format_text_and_the_embedded_default_are_plain_lines() -> None:
