@@ -23,7 +23,7 @@ from core.revocation import (
     scope_principals,
 )
 from core.websocket import NO_CHANNEL_LAYER
-from core.ws_protocol import transport_queued
+from core.ws_protocol import send_now, transport_queued
 from hospitals.permissions import can_view_board
 from hospitals.selectors import region_codes
 
@@ -53,6 +53,7 @@ class BoardConsumer(RevocableConsumer):
     _outbox: collections.deque[str] | None = None
     _outbox_size = 0  # characters in _outbox and in the frame being handed to the server
     _transport_queued: Callable[[], int] | None = None
+    _send_now: Callable[[str], bool] | None = None
     _largest_frame = 0
     _wake: asyncio.Future[None] | None = None
     _writer: asyncio.Task[None] | None = None
@@ -119,6 +120,7 @@ class BoardConsumer(RevocableConsumer):
         self._outbox = collections.deque()
         self._outbox_size = 0
         self._transport_queued = transport_queued(self.scope)
+        self._send_now = send_now(self.scope)
         self._writer = asyncio.get_running_loop().create_task(self._write())
 
     def _stop(self) -> None:
@@ -152,9 +154,14 @@ class BoardConsumer(RevocableConsumer):
         if queued > settings.WS_MAX_QUEUED_BYTES + self._largest_frame or len(outbox) >= MAX_BACKLOG:
             self._close_for_slowness(queued, len(outbox))
             return
+        wake = self._wake
+        # The writer is idle (nothing queued, nothing being sent): write it now, without waking
+        # it, when the server can (core/ws_protocol.py). Order is kept: nothing is ahead of it.
+        if wake is not None and self._send_now is not None and self._send_now(frame):
+            metrics.observe_sent(frame)
+            return
         outbox.append(frame)
         self._outbox_size += size
-        wake = self._wake
         if wake is not None:
             self._wake = None
             if not wake.done():

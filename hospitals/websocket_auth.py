@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
 
-from channels.auth import UserLazyObject
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
@@ -184,21 +183,24 @@ class SessionBatcher:
 batcher = SessionBatcher()
 
 
-def _preload(session: Any, data: dict[str, Any] | None) -> None:
-    """Give the scope's session store contents already read, so that it reads nothing itself."""
+def _preloaded(session: Any, data: dict[str, Any] | None) -> Any:
+    """The scope's session store itself (not Channels' lazy wrapper: our consumers read it often),
+    holding the contents already read, so that it reads nothing itself."""
     store = getattr(session, "_wrapped", session)
     if not isinstance(store, SessionBase):
-        return
+        return session
     if data is None:
         store._session_key = None  # as the database backend does for a missing row
         store._session_cache = {}  # type: ignore[attr-defined]
     else:
         store._session_cache = dict(data)  # type: ignore[attr-defined]  # a copy: sockets of one session
+    return store
 
 
 class BatchedAuthMiddleware:
     """``channels.auth.AuthMiddleware`` with the reads batched (``SessionBatcher``); also sets the
-    second-factor verdict in ``scope[mfa.SECOND_FACTOR_VERIFIED]``."""
+    second-factor verdict in ``scope[mfa.SECOND_FACTOR_VERIFIED]``. ``scope["user"]`` is the user
+    itself, not a lazy object: it is already read."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -207,14 +209,12 @@ class BatchedAuthMiddleware:
         session = scope.get("session")
         if session is None:
             raise ValueError("BatchedAuthMiddleware needs the session middleware above it")
-        scope = dict(scope)
-        key = session.session_key
-        identity = await batcher.identity(key)
-        _preload(session, identity.data)
-        user = scope.get("user")
-        if user is None:
-            user = scope["user"] = UserLazyObject()
-        # A copy per socket: sockets of one session must not share a mutable model instance.
-        user._wrapped = copy.copy(identity.user) if identity.user is not None else AnonymousUser()
-        scope[mfa.SECOND_FACTOR_VERIFIED] = identity.verified
+        identity = await batcher.identity(session.session_key)
+        scope = {
+            **scope,
+            "session": _preloaded(session, identity.data),
+            # A copy per socket: sockets of one session must not share a mutable model instance.
+            "user": copy.copy(identity.user) if identity.user is not None else AnonymousUser(),
+            mfa.SECOND_FACTOR_VERIFIED: identity.verified,
+        }
         return await self.inner(scope, receive, send)

@@ -85,6 +85,34 @@ async def test_without_the_extension_the_queue_alone_is_bounded_by_bytes(setting
     assert closed == [1013]
 
 
+async def test_an_idle_socket_is_written_at_once_and_a_paused_one_queues_in_order(settings: Any) -> None:
+    """The direct write (core/ws_protocol.py ``send_now``) is used only while nothing is queued or
+    being sent; once the transport refuses, frames queue behind one another and the bound holds."""
+    settings.WS_MAX_QUEUED_BYTES = 10_000
+    consumer, closed = board_consumer(transport=0)
+    written: list[str] = []
+    writable = True
+
+    def now(frame: str) -> bool:
+        if writable:
+            written.append(frame)
+        return writable
+
+    consumer._send_now = now
+    consumer._wake = asyncio.get_running_loop().create_future()  # the writer waits: idle
+    consumer.push("a")
+    assert written == ["a"] and not consumer._outbox
+    writable = False  # the client stopped reading: the transport is paused
+    consumer.push("b")
+    writable = True
+    consumer.push("c")  # "b" waits for the writer: "c" goes behind it, not past it
+    assert written == ["a"] and list(consumer._outbox or []) == ["b", "c"]
+    for _ in range(6):
+        consumer.push("r" * 2_000)
+    await asyncio.sleep(0)
+    assert closed == [1013]  # queued frames still count towards the bound
+
+
 def test_the_extension_is_read_from_the_scope() -> None:
     assert transport_queued({"type": "websocket"}) is None
     assert transport_queued({"extensions": None}) is None

@@ -131,6 +131,7 @@ async def test_scope_session_holds_what_was_read_without_reading_again(world: Wo
 
     async def inner(scope: Any, receive: Any, send: Any) -> None:
         seen["user"] = scope["user"].pk
+        seen["lazy"] = type(scope["user"]).__name__, type(scope["session"]).__name__
         seen["key"] = scope["session"].session_key
         seen["loaded"] = scope["session"]._session_cache  # filled: no read of its own
         seen["verified"] = scope[mfa.SECOND_FACTOR_VERIFIED]
@@ -142,6 +143,7 @@ async def test_scope_session_holds_what_was_read_without_reading_again(world: Wo
         {"type": "websocket", "path": "/ws/x/", "headers": [(b"cookie", f"sessionid={key}".encode())]}, None, None
     )
     assert seen["user"] == world.midwife.pk and seen["key"] == key
+    assert seen["lazy"] == ("User", "SessionStore")
     assert seen["loaded"]["_auth_user_id"] == str(world.midwife.pk) and seen["verified"] is True
 
 
