@@ -116,9 +116,9 @@ def resolve(keys: Iterable[str]) -> dict[str, Identity]:
         if key in wanted:
             path, user_id = wanted[key]
             backend = load_backend(path)
-            if user_id in bulk_ids:
+            if isinstance(backend, ModelBackend) and _model_backend(path):
                 found = users.get(user_id)
-                user = found if found is not None and backend.user_can_authenticate(found) else None  # type: ignore[attr-defined]
+                user = found if found is not None and backend.user_can_authenticate(found) else None
             else:
                 user = backend.get_user(user_id)
             session_hash = data.get(HASH_SESSION_KEY)
@@ -189,11 +189,13 @@ def _preloaded(session: Any, data: dict[str, Any] | None) -> Any:
     store = getattr(session, "_wrapped", session)
     if not isinstance(store, SessionBase):
         return session
+    # SessionBase's own cache of the contents (what its load() would have filled).
+    cache: Any = store
     if data is None:
         store._session_key = None  # as the database backend does for a missing row
-        store._session_cache = {}  # type: ignore[attr-defined]
+        cache._session_cache = {}
     else:
-        store._session_cache = dict(data)  # type: ignore[attr-defined]  # a copy: sockets of one session
+        cache._session_cache = dict(data)  # a copy: sockets of one session do not share it
     return store
 
 
