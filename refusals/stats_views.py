@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import date
 from typing import Any
 
@@ -23,7 +22,7 @@ from hospitals import audit
 from hospitals.http import AuthenticatedRequest
 from hospitals.models import AccessLog, Location, Region, User
 from hospitals.permissions import can_view_statistics, has_role
-from refusals import live
+from refusals import exports, live
 from refusals.models import Alert, Refusal
 from refusals.services import alert_acknowledge
 from refusals.statistics import Filters, Period, Statistics, quarterly_report, region_locations, statistics
@@ -201,59 +200,18 @@ def _filename(stats: Statistics, ext: str) -> str:
     return f"refusals-{stats.region.code}-{stats.period.label.replace(' ', '-')}.{ext}"
 
 
-def _rows(stats: Statistics) -> list[list[Any]]:
-    """What the page shows, as rows; sections are separated by an empty row."""
-    period, f = stats.period, stats.filters
-    location = Location.objects.filter(pk=f.location_id).values_list("name", flat=True).first() if f.location_id else ""
-    rows: list[list[Any]] = [
-        [_("Region"), stats.region.name],
-        [_("Period"), period.label, period.start.isoformat(), period.last_day.isoformat()],
-        [_("Location"), location or ""],
-        [_("Reason"), str(dict(Refusal.Reason.choices).get(f.reason, ""))],
-        [_("Care type"), str(dict(Refusal.CareType.choices).get(f.care_type, ""))],
-        [],
-        [_("Refusals"), stats.total],
-        [_("Previous period"), stats.previous_total],
-        [_("While the board showed room"), stats.board_showed_room],
-        [],
-        [_("Location"), _("Refusals"), _("While the board showed room")],
-        *[[r["name"], r["count"], r["room"]] for r in stats.per_location],
-        [],
-        [_("Reason"), _("Refusals")],
-        *[[r["name"], r["count"]] for r in stats.per_reason],
-        [],
-        [_("Care type"), _("Refusals")],
-        *[[r["name"], r["count"]] for r in stats.per_care_type],
-        [],
-        [_("Weekday"), *[f"{h:02d}" for h in range(24)], _("Total")],
-        *[[str(row["label"]), *row["counts"], row["total"]] for row in stats.heatmap],
-        [],
-        [_("Location"), _("Admission stops started"), _("Hours in admission stop")],
-        *[[r["name"], r["count"], r["hours"]] for r in stats.stops],
-    ]
-    return rows
-
-
 def _csv(stats: Statistics) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    # In the user's convention (refusals/exports.py): semicolons and decimal commas in Dutch.
+    response = HttpResponse(exports.to_csv(stats), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{_filename(stats, "csv")}"'
-    response.write("\ufeff")  # so spreadsheet programs read UTF-8
-    csv.writer(response).writerows(_rows(stats))
     return response
 
 
 def _xlsx(stats: Statistics) -> HttpResponse:
-    from openpyxl import Workbook
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = stats.period.label
-    for row in _rows(stats):
-        sheet.append(row)
-    sheet.column_dimensions["A"].width = 40
-    response = HttpResponse(content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response = HttpResponse(
+        exports.to_xlsx(stats), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
     response["Content-Disposition"] = f'attachment; filename="{_filename(stats, "xlsx")}"'
-    book.save(response)
     return response
 
 

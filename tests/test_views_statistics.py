@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -138,8 +138,9 @@ def test_bad_input_is_400_with_field_errors(world: World, client_for, query: str
     assert client_for(world.coordinator).get(f"{URL}?{query}&format=csv").status_code == 400
 
 
-def csv_rows(response: Any) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+def csv_rows(response: Any, delimiter: str = ";") -> list[list[str]]:
+    """Dutch CSV: semicolons between fields (the list separator of Dutch Excel)."""
+    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=delimiter))
 
 
 def section(rows: list[list[str]], header: list[str]) -> dict[str, list[str]]:
@@ -159,7 +160,7 @@ def test_csv_export(world: World, client_for, refusals: list[Refusal]) -> None:
     assert response["Content-Disposition"].startswith('attachment; filename="refusals-midden-')
     assert response.content.startswith("\ufeff".encode())
     rows = csv_rows(response)
-    assert rows[0] == ["Regio", "Midden-Nederland"]
+    assert rows[:3] == [["Overzicht"], ["Gegeven", "Waarde"], ["Regio", "Midden-Nederland"]]
     assert ["Weigeringen", "3"] in rows
     room = str(sum(r.board_showed_room for r in refusals if r.location_id == world.location.pk))
     assert section(rows, ["Locatie", "Weigeringen", "Terwijl het bord ruimte toonde"])["WKZ Utrecht"] == ["2", room]
@@ -172,6 +173,24 @@ def test_csv_export(world: World, client_for, refusals: list[Refusal]) -> None:
     rows = csv_rows(filtered)
     assert ["Weigeringen", "1"] in rows and ["Reden", "geen personeel"] in rows
     assert list(section(rows, ["Locatie", "Weigeringen", "Terwijl het bord ruimte toonde"])) == ["WKZ Utrecht"]
+
+
+def test_csv_follows_the_language_convention(world: World, client_for, refusals: list[Refusal]) -> None:
+    from django.utils import translation
+
+    from refusals import exports
+
+    c = client_for(world.coordinator)
+    c.cookies["django_language"] = "en"
+    rows = csv_rows(c.get(f"{URL}?{this_week()}&format=csv"), delimiter=",")
+    assert rows[:3] == [["Overview"], ["Field", "Value"], ["Region", "Midden-Nederland"]]
+    assert ["Refusals", "3"] in rows
+    # Hours: a decimal comma in Dutch, a decimal point in English; dates ISO 8601 in both.
+    with translation.override("nl"):
+        assert exports._csv_cell(12.5) == "12,5"
+    with translation.override("en"):
+        assert exports._csv_cell(12.5) == "12.5"
+    assert exports._csv_cell(date(2026, 10, 1)) == "2026-10-01"
 
 
 def test_withdrawn_refusal_leaves_the_statistics(
@@ -193,10 +212,24 @@ def test_xlsx_export(world: World, client_for, refusals: list[Refusal]) -> None:
     assert response.status_code == 200
     assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     assert response["Content-Disposition"].startswith('attachment; filename="refusals-midden-')
-    sheet = load_workbook(io.BytesIO(response.content)).active
-    rows = [[c for c in row if c is not None] for row in sheet.iter_rows(values_only=True)]
-    assert rows[0] == ["Regio", "Midden-Nederland"] and ["Weigeringen", 3] in rows
-    assert ["geen personeel", 1] in rows
+    book = load_workbook(io.BytesIO(response.content))
+    assert book.sheetnames == [
+        "Overzicht",
+        "Per locatie",
+        "Per reden",
+        "Per soort zorg",
+        "Weekdag en uur",
+        "Opnamestops",
+    ]
+    overview = {row[0].value: row[1] for row in book["Overzicht"].iter_rows(min_row=2)}
+    assert overview["Regio"].value == "Midden-Nederland" and overview["Weigeringen"].value == 3
+    period = client_for(world.coordinator).get(f"{URL}?{this_week()}").context["stats"].period
+    # Real dates (a date cell with a date format), not text.
+    assert overview["Van"].is_date and overview["Van"].value.date() == period.start
+    assert overview["Tot en met"].value.date() == period.last_day and overview["Van"].number_format == "dd-mm-yyyy"
+    reasons = {row[0]: row[1] for row in book["Per reden"].iter_rows(min_row=2, values_only=True)}
+    assert reasons["geen personeel"] == 1 and book["Per reden"]["A1"].value == "Reden"
+    assert book["Per reden"]["B2"].data_type == "n" and book["Per reden"]["B2"].number_format == "0"
     assert client_for(world.midwife).get(f"{URL}?format=xlsx").status_code == 403
 
 

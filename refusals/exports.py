@@ -1,0 +1,143 @@
+"""The statistics page as files a coordinator opens in a spreadsheet (docs/refusals.md, "Exports").
+
+One set of tables (``tables``) feeds both formats:
+
+* CSV in the user's language convention: Dutch uses semicolons between fields and decimal commas
+  (the list separator and decimal sign of Dutch Excel, which otherwise puts every line in one
+  column), English commas and decimal points; both start with a UTF-8 byte-order mark so
+  spreadsheet programs read the accents right. Tables are separated by an empty line, each under
+  its title.
+* XLSX with one sheet per table: the first sheet holds the period (as real dates) and the filters
+  with the totals; counts are numbers, hours numbers with one decimal, dates dates.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.utils import formats
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from hospitals.models import Location
+from refusals.models import Refusal
+from refusals.statistics import Statistics
+
+# Field separators per language (the list separator of that language's spreadsheet convention).
+CSV_DELIMITERS = {"nl": ";"}
+DATE_FORMATS = {"nl": "dd-mm-yyyy"}  # Excel number formats; others get ISO 8601
+HOURS_FORMAT = "0.0"
+COUNT_FORMAT = "0"
+
+
+@dataclass
+class Table:
+    title: str
+    header: list[str]
+    rows: list[list[Any]] = field(default_factory=list)
+
+
+def tables(stats: Statistics) -> list[Table]:
+    """What the page shows: an overview (period, filters, totals), then one table per chart."""
+    period, f = stats.period, stats.filters
+    location = Location.objects.filter(pk=f.location_id).values_list("name", flat=True).first() if f.location_id else ""
+    overview = Table(
+        _("Overview"),
+        [_("Field"), _("Value")],
+        [
+            [_("Region"), stats.region.name],
+            [_("Period"), period.label],
+            [_("From"), period.start],
+            [_("To"), period.last_day],
+            [_("Location"), location or ""],
+            [_("Reason"), str(dict(Refusal.Reason.choices).get(f.reason, ""))],
+            [_("Care type"), str(dict(Refusal.CareType.choices).get(f.care_type, ""))],
+            [_("Refusals"), stats.total],
+            [_("Previous period"), stats.previous_total],
+            [_("While the board showed room"), stats.board_showed_room],
+        ],
+    )
+    return [
+        overview,
+        Table(
+            _("Per location"),
+            [_("Location"), _("Refusals"), _("While the board showed room")],
+            [[r["name"], r["count"], r["room"]] for r in stats.per_location],
+        ),
+        Table(_("Per reason"), [_("Reason"), _("Refusals")], [[r["name"], r["count"]] for r in stats.per_reason]),
+        Table(
+            _("Per care type"), [_("Care type"), _("Refusals")], [[r["name"], r["count"]] for r in stats.per_care_type]
+        ),
+        Table(
+            _("Weekday and hour"),
+            [_("Weekday"), *[f"{h:02d}" for h in range(24)], _("Total")],
+            [[str(row["label"]), *row["counts"], row["total"]] for row in stats.heatmap],
+        ),
+        Table(
+            _("Admission stops"),
+            [_("Location"), _("Admission stops started"), _("Hours in admission stop")],
+            [[r["name"], r["count"], float(r["hours"])] for r in stats.stops],
+        ),
+    ]
+
+
+def _language() -> str:
+    return (get_language() or "nl").split("-")[0]
+
+
+def _csv_cell(value: Any) -> str:
+    if isinstance(value, float):
+        return formats.number_format(value, decimal_pos=1, use_l10n=True)
+    if isinstance(value, date):
+        return value.isoformat()  # Excel reads ISO 8601 dates in every language
+    return str(value)
+
+
+def to_csv(stats: Statistics) -> str:
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, delimiter=CSV_DELIMITERS.get(_language(), ","))
+    for i, table in enumerate(tables(stats)):
+        if i:
+            writer.writerow([])
+        writer.writerow([table.title])
+        writer.writerow(table.header)
+        writer.writerows([_csv_cell(value) for value in row] for row in table.rows)
+    return out.getvalue()
+
+
+def _sheet_title(title: str) -> str:
+    return re.sub(r"[\[\]:*?/\\]", " ", title)[:31]
+
+
+def to_xlsx(stats: Statistics) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    book.remove(book.active)
+    date_format = DATE_FORMATS.get(_language(), "yyyy-mm-dd")
+    for table in tables(stats):
+        sheet = book.create_sheet(_sheet_title(table.title))
+        sheet.append(table.header)
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for row in table.rows:
+            sheet.append(row)
+            for cell in sheet[sheet.max_row]:
+                if isinstance(cell.value, date):
+                    cell.number_format = date_format
+                elif isinstance(cell.value, float):
+                    cell.number_format = HOURS_FORMAT
+                elif isinstance(cell.value, int):
+                    cell.number_format = COUNT_FORMAT
+        sheet.freeze_panes = "A2"
+        sheet.column_dimensions["A"].width = 40
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
