@@ -15,6 +15,7 @@ from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from capacity.selectors import stop_transitions
 from core.time import ZONE
@@ -58,6 +59,39 @@ class Period:
     def last_day(self) -> date:
         return self.end - timedelta(days=1)
 
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
+
+    @property
+    def whole(self) -> bool:
+        """False for the first days of a period only (the comparison with a running period)."""
+        return self == Period.containing(self.kind, self.start)
+
+    @property
+    def title(self) -> str:
+        """The label, and for the first days of a period how many (in the active language)."""
+        if self.whole:
+            return self.label
+        return ngettext("%(label)s, first %(days)d day", "%(label)s, first %(days)d days", self.days) % {
+            "label": self.label,
+            "days": self.days,
+        }
+
+    def days_done(self, today: date) -> int:
+        """Days of this period up to and including today: all of them once it is over, 0 before it."""
+        return max(0, min(self.days, (today - self.start).days + 1))
+
+    def first_days(self, n: int) -> Period:
+        """This period's first ``n`` days (all of it when it is not longer)."""
+        return Period(self.kind, self.start, self.start + timedelta(days=min(n, self.days)))
+
+    def year_earlier(self) -> Period:
+        """The same period a year before: the same quarter or month, or the ISO week 52 weeks earlier."""
+        if self.kind == "week":
+            return Period.containing("week", self.start - timedelta(weeks=52))
+        return Period.containing(self.kind, self.start.replace(year=self.start.year - 1))
+
     def bounds(self) -> tuple[datetime, datetime]:
         """The period as aware datetimes, local (Dutch) midnight to midnight."""
         return (datetime.combine(self.start, time(), ZONE), datetime.combine(self.end, time(), ZONE))
@@ -90,13 +124,24 @@ class Statistics:
     period: Period
     filters: Filters
     total: int = 0
+    # A running period is compared on equal terms: its days so far against the same number of
+    # first days of the previous period and of the same period a year earlier (docs/refusals.md).
+    days_done: int = 0
+    compared: Period | None = None  # the previous period, or its first ``days_done`` days
     previous_total: int = 0
+    year_earlier: Period | None = None
+    year_earlier_total: int = 0
     board_showed_room: int = 0
     per_location: list[dict[str, Any]] = field(default_factory=list)
     per_reason: list[dict[str, Any]] = field(default_factory=list)
     per_care_type: list[dict[str, Any]] = field(default_factory=list)
     heatmap: list[dict[str, Any]] = field(default_factory=list)  # one row per weekday: label, counts[24], total
     stops: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def provisional(self) -> bool:
+        """The period is still running (or has not begun): its figures will still grow."""
+        return self.days_done < self.period.days
 
     @property
     def change(self) -> int:
@@ -134,7 +179,13 @@ def statistics(region: Region, period: Period, filters: Filters, *, now: datetim
     result = Statistics(region=region, period=period, filters=filters)
     daily = _daily(region, period, filters)
     result.total, result.board_showed_room = _sum(daily)
-    result.previous_total = _sum(_daily(region, period.previous(), filters))[0]
+    done = period.days_done(timezone.localdate(now))
+    length = done if 0 < done < period.days else period.days
+    result.days_done = done
+    result.compared = period.previous().first_days(length)
+    result.year_earlier = period.year_earlier().first_days(length)
+    result.previous_total = _sum(_daily(region, result.compared, filters))[0]
+    result.year_earlier_total = _sum(_daily(region, result.year_earlier, filters))[0]
 
     rows = list(daily.values("location_id").annotate(n=Sum("count"), room=Sum("count_board_showed_room")))
     # Names of just the locations in this period's rows (a location may since have moved
@@ -277,7 +328,8 @@ def quarterly_report(region: Region, period: Period, *, now: datetime | None = N
     if period.kind != "quarter":
         raise ValueError("a quarterly report needs a quarter")
     current = statistics(region, period, Filters(), now=now)
-    previous = statistics(region, period.previous(), Filters(), now=now)
+    # Of a running quarter, the same number of first days of the previous one.
+    previous = statistics(region, current.compared or period.previous(), Filters(), now=now)
     before = {r["id"]: r["count"] for r in previous.per_location}
     stops = {r["id"]: r for r in current.stops}
     names = {r["id"]: r["name"] for r in [*current.per_location, *previous.per_location, *current.stops]}

@@ -251,7 +251,8 @@ def _quarter_value(period: Period) -> str:
 def _quarter_choices() -> list[tuple[str, str]]:
     period = Period.last_full_quarter(timezone.localdate())
     current = Period.containing("quarter", timezone.localdate())
-    choices = [(_quarter_value(current), current.label)]
+    # The running quarter is offered, marked; the default is the last complete one (get_period).
+    choices = [(_quarter_value(current), _("%(label)s (running, provisional)") % {"label": current.label})]
     for _i in range(REPORT_QUARTERS):
         choices.append((_quarter_value(period), period.label))
         period = period.previous()
@@ -280,7 +281,13 @@ def quarterly_report_view(request: AuthenticatedRequest, region_code: str) -> Ht
     region = get_object_or_404(Region, code=region_code)
     if not can_view_statistics(user, region):
         raise PermissionDenied
-    form = QuarterForm(request.GET)
+    # No quarter asked for: the last complete one, also as the picker's selection.
+    data = (
+        request.GET
+        if request.GET.get("quarter")
+        else {"quarter": _quarter_value(Period.last_full_quarter(timezone.localdate()))}
+    )
+    form = QuarterForm(data)
     context: dict[str, Any] = {"region": region, "form": form}
     if not form.is_valid():
         return render(request, "refusals/report.html", context, status=400)

@@ -165,3 +165,41 @@ def test_a_stand_alone_birth_centre_counts_in_statistics_stops_and_the_quarterly
     aggregation.rebuild()
     assert aggregation.daily_from_rollups() == before == aggregation.daily_from_refusals()
     assert aggregation.differences() == []
+
+
+def test_period_parts() -> None:
+    q4 = Period.containing("quarter", date(2026, 10, 1))
+    assert q4.days == 92 and q4.days_done(date(2026, 11, 29)) == 60
+    assert q4.days_done(date(2027, 1, 5)) == 92 and q4.days_done(date(2026, 9, 1)) == 0
+    first = q4.previous().first_days(60)
+    assert (first.start, first.last_day, first.whole, q4.whole) == (date(2026, 7, 1), date(2026, 8, 29), False, True)
+    assert first.title == "Q3 2026, eerste 60 dagen" and q4.title == "Q4 2026"  # Dutch by default
+    assert q4.year_earlier() == Period.containing("quarter", date(2025, 10, 1))
+    week = Period.containing("week", date(2026, 11, 25))
+    assert week.year_earlier().start == week.start - timedelta(weeks=52)  # the same weekday, ISO week 48
+    leap = Period.containing("month", date(2024, 2, 1))
+    assert leap.year_earlier().days == 28 and leap.previous().first_days(40).days == 31
+
+
+def test_a_running_period_is_provisional_and_compared_on_equal_terms(world: World) -> None:
+    """On 30 November, Q4 has run 61 of 92 days: compare with the first 61 days of Q3 (1 July to
+    30 August) and of Q4 a year earlier, not with all of Q3 (which made a rise look like a fall)."""
+    at = lambda d: datetime.combine(d, datetime.min.time(), ZONE) + timedelta(hours=12)  # noqa: E731
+    make_refusal(world, at(date(2026, 11, 2)))
+    make_refusal(world, at(date(2026, 7, 10)))  # Q3, within the first 61 days
+    make_refusal(world, at(date(2026, 8, 30)))  # day 61 of Q3: counted
+    make_refusal(world, at(date(2026, 8, 31)))  # day 62: not comparable, left out
+    make_refusal(world, at(date(2026, 9, 20)))  # later in Q3: left out
+    make_refusal(world, at(date(2025, 10, 5)))  # a year earlier, within the same days
+    make_refusal(world, at(date(2025, 12, 20)))  # a year earlier, after them
+    aggregation.rebuild()
+    q4 = Period.containing("quarter", date(2026, 10, 1))
+    now = datetime(2026, 11, 30, 9, 0, tzinfo=ZONE)
+    stats = statistics(world.region, q4, Filters(), now=now)
+    assert stats.provisional and (stats.days_done, stats.period.days) == (61, 92)
+    assert stats.compared == Period("quarter", date(2026, 7, 1), date(2026, 8, 31))
+    assert (stats.total, stats.previous_total, stats.year_earlier_total) == (1, 2, 1)
+    # Once the quarter is over, whole quarters are compared.
+    done = statistics(world.region, q4, Filters(), now=datetime(2027, 1, 2, tzinfo=ZONE))
+    assert not done.provisional and done.compared == q4.previous() and done.previous_total == 4
+    assert done.year_earlier_total == 2

@@ -103,6 +103,25 @@ def test_default_is_the_last_full_quarter_and_english_works(world: World, client
     assert "Quarterly report on refusals and admission stops" in c.get(URL).content.decode()
 
 
+def test_the_running_quarter_is_marked_provisional_and_not_the_default(world: World, client_for) -> None:
+    c = client_for(world.coordinator)
+    today = timezone.localdate()
+    running, last = Period.containing("quarter", today), Period.last_full_quarter(today)
+    page = c.get(URL).content.decode()
+    # The picker shows the last complete quarter selected; the running one is there, marked.
+    assert f'<option value="{value(last)}" selected>{last.label}</option>' in page
+    assert f'<option value="{value(running)}">{running.label} (lopend, voorlopig)</option>' in page
+    assert "Voorlopig" not in page
+    report = c.get(URL, {"quarter": value(running)})
+    body = report.content.decode()
+    done = running.days_done(today)
+    assert f"{done} van {running.days} dagen tot nu toe" in body and "<strong>Voorlopig</strong>" in body
+    compared = report.context["report"].previous.period
+    assert compared == running.previous().first_days(done)
+    if not compared.whole:  # (on a quarter's last day the whole previous quarter is compared)
+        assert f"eerste {compared.days} dag" in body
+
+
 @pytest.mark.parametrize("quarter", ["2026", "2026-Q5", "Q1-2026", "1990-Q1", "<script>"])
 def test_bad_quarter_is_400_with_the_message_at_the_field(world: World, client_for, quarter: str) -> None:
     response = client_for(world.coordinator).get(URL, {"quarter": quarter})

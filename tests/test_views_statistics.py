@@ -193,6 +193,19 @@ def test_csv_follows_the_language_convention(world: World, client_for, refusals:
     assert exports._csv_cell(date(2026, 10, 1)) == "2026-10-01"
 
 
+def test_a_running_period_says_it_is_provisional(world: World, client_for, refusals: list[Refusal]) -> None:
+    today = timezone.localdate()
+    running = client_for(world.coordinator).get(f"{URL}?period=month&start={today.isoformat()}")
+    stats = running.context["stats"]
+    body = running.content.decode()
+    assert f"{stats.days_done} van {stats.period.days} dagen tot nu toe" in body or not stats.provisional
+    assert "Een jaar eerder (" in body
+    past = client_for(world.coordinator).get(
+        f"{URL}?period=month&start={(today.replace(day=1) - timedelta(days=1)).isoformat()}"
+    )
+    assert "<strong>Voorlopig</strong>" not in past.content.decode()
+
+
 def test_withdrawn_refusal_leaves_the_statistics(
     world: World, client_for, refusals: list[Refusal], django_capture_on_commit_callbacks: Any
 ) -> None:
