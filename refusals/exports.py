@@ -57,8 +57,13 @@ def tables(stats: Statistics) -> list[Table]:
             [_("Location"), location or ""],
             [_("Reason"), str(dict(Refusal.Reason.choices).get(f.reason, ""))],
             [_("Care type"), str(dict(Refusal.CareType.choices).get(f.care_type, ""))],
+            # A running period says so, and what it is compared with (docs/refusals.md, "Honest periods").
+            *([[_("Provisional"), f"{stats.days_done} / {period.days}"]] if stats.provisional else []),
             [_("Refusals"), stats.total],
-            [_("Previous period"), stats.previous_total],
+            [_("Previous period"), stats.compared.title if stats.compared else ""],
+            [_("Refusals in the previous period"), stats.previous_total],
+            [_("A year earlier"), stats.year_earlier.title if stats.year_earlier else ""],
+            [_("Refusals a year earlier"), stats.year_earlier_total],
             [_("While the board showed room"), stats.board_showed_room],
         ],
     )

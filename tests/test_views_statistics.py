@@ -162,6 +162,9 @@ def test_csv_export(world: World, client_for, refusals: list[Refusal]) -> None:
     rows = csv_rows(response)
     assert rows[:3] == [["Overzicht"], ["Gegeven", "Waarde"], ["Regio", "Midden-Nederland"]]
     assert ["Weigeringen", "3"] in rows
+    stats = client_for(world.coordinator).get(f"{URL}?{this_week()}").context["stats"]
+    assert ["Vorige periode", stats.compared.title] in rows and ["Een jaar eerder", stats.year_earlier.title] in rows
+    assert (["Voorlopig", f"{stats.days_done} / 7"] in rows) == stats.provisional
     room = str(sum(r.board_showed_room for r in refusals if r.location_id == world.location.pk))
     assert section(rows, ["Locatie", "Weigeringen", "Terwijl het bord ruimte toonde"])["WKZ Utrecht"] == ["2", room]
     reasons = section(rows, ["Reden", "Weigeringen"])
