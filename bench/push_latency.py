@@ -56,17 +56,6 @@ BENCH_ENV = {
 }
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 TARGET_N = 1000
-# The websocket flags of the Procfile's web process: the bounded protocol (core/ws_protocol.py), pings.
-SERVER_WS_FLAGS = [
-    "--ws",
-    "core.ws_protocol:BoundedWebSocketProtocol",
-    "--ws-ping-interval",
-    "20",
-    "--ws-ping-timeout",
-    "20",
-    "--ws-per-message-deflate",
-    "false",
-]
 TARGET_P99_MS = 150.0
 TARGET_RATIO = 2.0
 
@@ -677,6 +666,9 @@ def settle_rss(pid: int, seconds: float = 1.0) -> int:
 
 
 def run_ours(args: argparse.Namespace, fx: Fixture, n: int, procs: int, logdir: Path, prefix: str) -> Result:
+    # Here, not at the top: the client and baseline processes of this script need no Django.
+    from core.ws_protocol import UVICORN_WS_OPTIONS
+
     result = Result("ours", n, args.updates, expected=n * args.updates)
     port = free_port()
     env = {
@@ -696,7 +688,7 @@ def run_ours(args: argparse.Namespace, fx: Fixture, n: int, procs: int, logdir: 
         "127.0.0.1",
         "--port",
         str(port),
-        *SERVER_WS_FLAGS,
+        *UVICORN_WS_OPTIONS,
         "--no-access-log",
         "--log-level",
         "warning",

@@ -37,7 +37,6 @@ from bench.push_latency import (
     DEFAULT_DATABASE_URL,
     DEFAULT_REDIS_URL,
     ROOT,
-    SERVER_WS_FLAGS,
     LineReader,
     StaffBrowser,
     free_port,
@@ -347,6 +346,8 @@ def main() -> int:
     log(f"fixture: snapshot {fx['snapshot_size']} B, {fx['rows']} rows; logs in {logdir}")
     results = []
 
+    from core.ws_protocol import UVICORN_WS_OPTIONS  # here: the client processes need no Django
+
     port = free_port()
     env = {**os.environ, "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"), "ALLOWED_HOSTS": "127.0.0.1,localhost"}
     cmd = [
@@ -358,7 +359,7 @@ def main() -> int:
         "127.0.0.1",
         "--port",
         str(port),
-        *SERVER_WS_FLAGS,
+        *UVICORN_WS_OPTIONS,
         "--no-access-log",
         "--log-level",
         "warning",

@@ -43,25 +43,36 @@ from websockets.http11 import Request
 logger = logging.getLogger(__name__)
 
 SEND_BUFFER_EXTENSION = "birthcare.send_buffer"
+# The uvicorn options of a web process's websockets (the Procfile's, which tests/live_server.py and
+# the benches start the same way): this protocol, explicit pings, no per-message compression.
+UVICORN_WS_OPTIONS = [
+    "--ws",
+    "core.ws_protocol:BoundedWebSocketProtocol",
+    "--ws-ping-interval",
+    "20",
+    "--ws-ping-timeout",
+    "20",
+    "--ws-per-message-deflate",
+    "false",
+]
+
+
+def _extension(scope: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    extension: Mapping[str, Any] | None = (scope.get("extensions") or {}).get(SEND_BUFFER_EXTENSION)
+    return extension or None
 
 
 def transport_queued(scope: Mapping[str, Any]) -> Callable[[], int] | None:
     """How many bytes wait in this socket's transport buffer, or None when the server does not say
     (another server, or ``channels.testing``): then only the app's own queue can be counted."""
-    extension = (scope.get("extensions") or {}).get(SEND_BUFFER_EXTENSION)
-    if not extension:
-        return None
-    queued: Callable[[], int] = extension["queued"]
-    return queued
+    extension = _extension(scope)
+    return extension["queued"] if extension else None
 
 
 def send_now(scope: Mapping[str, Any]) -> Callable[[str], bool] | None:
     """Write a text frame now if the socket can take it (True); None when the server cannot."""
-    extension = (scope.get("extensions") or {}).get(SEND_BUFFER_EXTENSION)
-    if not extension:
-        return None
-    write: Callable[[str], bool] = extension["send_now"]
-    return write
+    extension = _extension(scope)
+    return extension["send_now"] if extension else None
 
 
 class BoundedWebSocketProtocol(WebSocketsSansIOProtocol):

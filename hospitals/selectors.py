@@ -36,7 +36,7 @@ class RegionCodes:
     read per socket: a reconnect storm asks it thousands of times a second.
 
     All regions are read at once (a dozen rows) and kept until a region is saved or deleted in this
-    process (``clear``, connected in hospitals/receivers.py), at most ``TTL`` seconds (a change made
+    process (``clear``, connected in hospitals/apps.py), at most ``TTL`` seconds (a change made
     by another process). An unknown code reads them again, at most once per ``MISS_AFTER`` seconds,
     so a region just created elsewhere is found within seconds. Simultaneous reads are one read.
     """

@@ -102,37 +102,29 @@ def resolve(keys: Iterable[str]) -> dict[str, Identity]:
         user_id = _user_id(data)
         if user_id is not None and backend_path in settings.AUTHENTICATION_BACKENDS:
             wanted[key] = (backend_path, user_id)
-    bulk_ids = {user_id for path, user_id in wanted.values() if _model_backend(path)}
+    bulk_paths = {path for path, _user_id in wanted.values() if _model_backend(path)}
+    bulk_ids = {user_id for path, user_id in wanted.values() if path in bulk_paths}
     users: dict[Any, User] = {user.pk: user for user in User._default_manager.filter(pk__in=bulk_ids)}
 
-    identities: dict[str, Identity] = {}
-    pairs: list[tuple[str, User]] = []
-    for key in keys:
-        if key not in datas:
-            identities[key] = ANONYMOUS
-            continue
-        data = datas[key]
-        user: User | None = None
-        if key in wanted:
-            path, user_id = wanted[key]
-            backend = load_backend(path)
-            if isinstance(backend, ModelBackend) and _model_backend(path):
-                found = users.get(user_id)
-                user = found if found is not None and backend.user_can_authenticate(found) else None
-            else:
-                user = backend.get_user(user_id)
-            session_hash = data.get(HASH_SESSION_KEY)
-            if user is not None and not (
-                session_hash and constant_time_compare(session_hash, user.get_session_auth_hash())
-            ):
+    found: dict[str, User] = {}  # session key -> its user, where the session holds one that passes
+    for key, (path, user_id) in wanted.items():
+        backend = load_backend(path)
+        user: User | None
+        if path in bulk_paths and isinstance(backend, ModelBackend):
+            user = users.get(user_id)
+            if user is not None and not backend.user_can_authenticate(user):
                 user = None
-        identities[key] = Identity(data, user, True)
-        if user is not None:
-            pairs.append((key, user))
-    verdicts = mfa.sessions_verified([(user, datas[key]) for key, user in pairs])
-    for (key, user), verified in zip(pairs, verdicts, strict=True):
-        identities[key] = Identity(datas[key], user, verified)
-    return identities
+        else:
+            user = backend.get_user(user_id)
+        session_hash = datas[key].get(HASH_SESSION_KEY)
+        if user is not None and session_hash and constant_time_compare(session_hash, user.get_session_auth_hash()):
+            found[key] = user
+    verdicts = mfa.sessions_verified([(user, datas[key]) for key, user in found.items()])
+    verified = dict(zip(found, verdicts, strict=True))
+    return {
+        key: Identity(datas[key], found.get(key), verified.get(key, True)) if key in datas else ANONYMOUS
+        for key in keys
+    }
 
 
 class SessionBatcher:

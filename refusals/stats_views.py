@@ -251,7 +251,7 @@ def _quarter_value(period: Period) -> str:
 def _quarter_choices() -> list[tuple[str, str]]:
     period = Period.last_full_quarter(timezone.localdate())
     current = Period.containing("quarter", timezone.localdate())
-    # The running quarter is offered, marked; the default is the last complete one (get_period).
+    # The running quarter is offered, marked; the default is the last complete one (QuarterForm).
     choices = [(_quarter_value(current), _("%(label)s (running, provisional)") % {"label": current.label})]
     for _i in range(REPORT_QUARTERS):
         choices.append((_quarter_value(period), period.label))
@@ -262,16 +262,16 @@ def _quarter_choices() -> list[tuple[str, str]]:
 class QuarterForm(TiedErrorsMixin, forms.Form):
     quarter = forms.ChoiceField(label=gettext_lazy("Quarter"), required=False)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, data: Any, **kwargs: Any) -> None:
+        # No quarter asked for: the last complete one, also as the picker's selection.
+        if not data.get("quarter"):
+            data = {"quarter": _quarter_value(Period.last_full_quarter(timezone.localdate()))}
+        super().__init__(data, **kwargs)
         form_field(self, "quarter", forms.ChoiceField).choices = _quarter_choices()
         self.fields["quarter"].error_messages["invalid_choice"] = _("Choose one of the listed quarters.")
 
     def get_period(self) -> Period:
-        value = self.cleaned_data.get("quarter")
-        if not value:
-            return Period.last_full_quarter(timezone.localdate())
-        year, quarter = value.split("-Q")
+        year, quarter = self.cleaned_data["quarter"].split("-Q")
         return Period.containing("quarter", date(int(year), 3 * (int(quarter) - 1) + 1, 1))
 
 
@@ -281,13 +281,7 @@ def quarterly_report_view(request: AuthenticatedRequest, region_code: str) -> Ht
     region = get_object_or_404(Region, code=region_code)
     if not can_view_statistics(user, region):
         raise PermissionDenied
-    # No quarter asked for: the last complete one, also as the picker's selection.
-    data = (
-        request.GET
-        if request.GET.get("quarter")
-        else {"quarter": _quarter_value(Period.last_full_quarter(timezone.localdate()))}
-    )
-    form = QuarterForm(data)
+    form = QuarterForm(request.GET)
     context: dict[str, Any] = {"region": region, "form": form}
     if not form.is_valid():
         return render(request, "refusals/report.html", context, status=400)

@@ -35,6 +35,8 @@ from typing import Any
 import pytest
 from django.db import connections
 
+from core.ws_protocol import UVICORN_WS_OPTIONS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 30.0  # seconds until /health/ must answer 200
 STOP_TIMEOUT = 5.0  # seconds of graceful shutdown before the process is killed
@@ -184,15 +186,8 @@ def spawn_server(env: dict[str, str] | None = None) -> LiveServer:
                 "127.0.0.1",
                 "--port",
                 str(port),
-                "--ws-per-message-deflate",
-                "false",
                 # As in production (Procfile): bounded send buffers, explicit keepalive (docs/operations.md).
-                "--ws",
-                "core.ws_protocol:BoundedWebSocketProtocol",
-                "--ws-ping-interval",
-                "20",
-                "--ws-ping-timeout",
-                "20",
+                *UVICORN_WS_OPTIONS,
                 "--lifespan",
                 "off",
             ],
