@@ -18,7 +18,7 @@ from ninja import Field, Path, Query, Router, Schema
 from api.base import Problem, forbidden, not_found, only_query, request_token
 from capacity.models import ApiToken
 from hospitals import audit
-from hospitals.models import AccessLog, Region
+from hospitals.models import VSV, AccessLog, Region
 from refusals.statistics import Filters, Period, statistics
 
 router = Router(tags=["refusal statistics"])
@@ -35,6 +35,13 @@ class LocationCount(Schema):
     name: str
     count: int
     board_showed_room: int = Field(description="Of these, refused while the board showed room.")
+
+
+class VsvCount(Schema):
+    id: int | None = Field(description="The VSV's id; null: refusing locations without a known VSV.")
+    name: str
+    count: int
+    board_showed_room: int
 
 
 class WeekdayHours(Schema):
@@ -58,7 +65,9 @@ class RefusalStatistics(Schema):
     total: int
     previous_total: int
     board_showed_room: int
+    vsv: int | None = Field(description="The VSV filter, if one was given.")
     per_location: list[LocationCount]
+    per_vsv: list[VsvCount] = Field(description="Per VSV of the refusing location.")
     per_reason: list[Count]
     per_care_type: list[Count]
     weekday_hours: list[WeekdayHours]
@@ -76,16 +85,19 @@ def refusal_statistics(
     code: Annotated[str, Path(pattern=r"^[a-z0-9-]{1,40}$")],
     period: Literal["quarter", "month", "week"] = "month",
     day: Annotated[date | None, Query(alias="date", ge=date(2000, 1, 1), le=date(2100, 1, 1))] = None,
+    vsv: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="Only refusals at this VSV's locations.")] = None,
 ) -> RefusalStatistics:
-    only_query(request, "period", "date")
+    only_query(request, "period", "date", "vsv")
     token = request_token(request)
     region = Region.objects.filter(code=code).first()
     if region is None:
         raise not_found(_("There is no region %(code)s.") % {"code": code})
     if token.scope != ApiToken.Scope.STATISTICS or token.region_id != region.pk:
         raise forbidden(_("Refusal statistics need a statistics token of this region."))
+    if vsv is not None and not VSV.objects.filter(pk=vsv, region=region).exists():
+        raise not_found(_("There is no VSV %(id)s in this region.") % {"id": vsv})
     chosen = Period.containing(period, day or timezone.localdate())
-    stats = statistics(region, chosen, Filters())
+    stats = statistics(region, chosen, Filters(vsv_id=vsv))
     # A token client is recorded as the person who issued its token, with the token's id.
     audit.record(
         action=AccessLog.Action.EXPORT,
@@ -93,7 +105,7 @@ def refusal_statistics(
         request=request,
         user=token.created_by,
         object_id=region.code,
-        scope=audit.scope_of(region=region.code, period=chosen.label, format="json", token=token.pk),
+        scope=audit.scope_of(region=region.code, period=chosen.label, vsv=vsv, format="json", token=token.pk),
     )
     return RefusalStatistics(
         region=region.code,
@@ -106,6 +118,10 @@ def refusal_statistics(
         per_location=[
             LocationCount(id=r["id"], name=r["name"], count=r["count"], board_showed_room=r["room"])
             for r in stats.per_location
+        ],
+        vsv=vsv,
+        per_vsv=[
+            VsvCount(id=r["id"], name=r["name"], count=r["count"], board_showed_room=r["room"]) for r in stats.per_vsv
         ],
         per_reason=[Count(**r) for r in stats.per_reason],
         per_care_type=[Count(**r) for r in stats.per_care_type],

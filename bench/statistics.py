@@ -6,15 +6,20 @@ For the busiest region (most refusals) it times, over R repetitions, p50 and p95
 
 * quarter: the last full quarter's total, board-showed-room count, previous quarter's total,
   and refusals per location, per reason and per care type.
-  - rollup: the queries of ``refusals.statistics.statistics`` on ``RefusalDaily`` (its own
-    ``_daily``/``_sum`` helpers and the same three GROUP BYs; heatmap and stops left out,
-    because they do not use the rollups).
+  - rollup: ``refusals.statistics.rollup_rows`` and ``rollup_total``, the selectors the page
+    uses (whole months from ``RefusalMonthly``, edge days from ``RefusalDaily``).
   - direct: the same answers with GROUP BY on the refusals table (non-withdrawn, local
     Europe/Amsterdam period bounds on ``occurred_at``).
-* trend: refusals per month over ten years (all the data), rollup (``RefusalDaily`` by
-  month of ``day``) vs direct (refusals by month of ``occurred_at`` in Europe/Amsterdam).
-* page: the whole ``statistics()`` selector as the page calls it (including the heatmap
-  from the refusals table and admission stops), for reference.
+* trend: refusals per month over ten years, rollup (``refusals.statistics.monthly_counts`` on
+  ``RefusalMonthly``) vs direct (refusals by month of ``occurred_at`` in Europe/Amsterdam).
+* page: the whole ``statistics()`` selector as the page calls it (rollups, heatmap from the
+  refusals table, admission stops from the capacity history) for each kind of period (full and
+  running quarter, month, running week) and each filter (location, reason, care type); the
+  worst p95 is printed against the 50 ms target.
+* benchmark: ``refusals.benchmark.benchmark`` (regions compared: every region's refusals from the
+  rollups, staffed bed-days and admission stops from the capacity history), last full quarter.
+* outcomes: ``refusals.outcomes.outcomes`` (the after-a-refusal page), last full and running
+  quarter, read from the refusals table itself (there is no faster path to compare it with).
 
 Both paths must give identical numbers: it prints MATCH or MISMATCH per query. Informational:
 exits 0 whatever the figures (1 only if there is no data and --generate was not given).
@@ -73,7 +78,7 @@ def main() -> int:
     parser.add_argument("--min-rows", type=int, default=1_000_000, help="refusals needed (default 1,000,000)")
     parser.add_argument("--generate", action="store_true", help=f"if too few refusals, run: {GENERATE}")
     parser.add_argument("--skip-page", action="store_true", help="do not time the whole statistics() selector")
-    parser.add_argument("--page-repeat", type=int, default=5, help="timed runs of the page selectors (default 5)")
+    parser.add_argument("--page-repeat", type=int, default=20, help="timed runs of the page selectors (default 20)")
     args = parser.parse_args()
 
     os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
@@ -89,16 +94,32 @@ def main() -> int:
 
     django.setup()
     from django.db import connection
-    from django.db.models import Count, Q, Sum
+    from django.db.models import Count, Q
     from django.db.models.functions import TruncMonth
     from django.utils import timezone
 
     from hospitals.models import Region
     from refusals.aggregation import ZONE
-    from refusals.models import Refusal, RefusalDaily
-    from refusals.statistics import Filters, Period, _daily, _sum, admission_stops, heatmap, statistics
+    from refusals.benchmark import benchmark
+    from refusals.models import Refusal, RefusalDaily, RefusalMonthly
+    from refusals.outcomes import outcomes
+    from refusals.statistics import (
+        Filters,
+        Period,
+        admission_stops,
+        heatmap,
+        monthly_counts,
+        rollup_rows,
+        rollup_total,
+        statistics,
+    )
 
     database = connection.settings_dict["NAME"]
+    if connection.vendor == "postgresql":
+        # Fresh planner statistics, as autovacuum keeps them in a running system: right after the
+        # generator's bulk inserts the planner still thinks the tables are empty.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
     n = Refusal.objects.count()
     if n < args.min_rows:
         if not args.generate:
@@ -126,15 +147,18 @@ def main() -> int:
     # --- (a) one quarter ------------------------------------------------------------------
 
     def quarter_rollup() -> dict[str, Any]:
-        daily = _daily(region, period, filters)
-        total, room = _sum(daily)
-        prev = _sum(_daily(region, previous, filters))[0]
-        per_location = {
-            r["location_id"]: (r["n"], r["room"])
-            for r in daily.values("location_id").annotate(n=Sum("count"), room=Sum("count_board_showed_room"))
-        }
-        per_reason = dict(daily.values_list("reason").annotate(n=Sum("count")).values_list("reason", "n"))
-        per_care = dict(daily.values_list("care_type").annotate(n=Sum("count")).values_list("care_type", "n"))
+        rows = rollup_rows(region, period, filters)
+        prev = rollup_total(region, previous, filters)
+        total = room = 0
+        per_location: dict[int, tuple[int, int]] = {}
+        per_reason: dict[str, int] = {}
+        per_care: dict[str, int] = {}
+        for (loc, care, reason), (c, r) in rows.items():
+            total, room = total + c, room + r
+            before = per_location.get(loc, (0, 0))
+            per_location[loc] = (before[0] + c, before[1] + r)
+            per_reason[reason] = per_reason.get(reason, 0) + c
+            per_care[care] = per_care.get(care, 0) + c
         return _clean(total, room, prev, per_location, per_reason, per_care)
 
     def live(p: Period) -> Any:
@@ -160,14 +184,7 @@ def main() -> int:
     # --- (c) ten-year monthly trend ---------------------------------------------------------
 
     def trend_rollup() -> dict[date, int]:
-        rows = (
-            RefusalDaily.objects.filter(region=region, day__gte=trend_start, day__lt=period.end)
-            .annotate(month=TruncMonth("day"))
-            .values_list("month")
-            .annotate(n=Sum("count"))
-            .order_by("month")
-        )
-        return {m: c for m, c in rows if c}
+        return monthly_counts(region, trend_start, period.end, filters)
 
     def trend_direct() -> dict[date, int]:
         start = Period.containing("month", trend_start).bounds()[0]
@@ -187,6 +204,10 @@ def main() -> int:
     print(
         f"region {region.code} (id {region.pk}, the busiest): {Refusal.objects.filter(region=region).count():,}"
         f" refusals, {span.first():%Y-%m-%d} .. {span.last():%Y-%m-%d}; rollup from {first}"
+    )
+    print(
+        f"rollups: {RefusalDaily.objects.count():,} daily rows, {RefusalMonthly.objects.count():,} monthly rows"
+        f" ({RefusalMonthly.objects.filter(region=region).count():,} for this region)"
     )
     print(f"quarter {period.label} ({period.start} .. {period.last_day}), previous {previous.label}")
     print(f"trend {trend_start} .. {period.last_day} by month; {args.repeat} timed runs, {args.warmup} warm-up")
@@ -210,6 +231,24 @@ def main() -> int:
     if not args.skip_page:
         now = timezone.now()
         reps = args.page_repeat
+        today = timezone.localdate(now)
+        top_location = (
+            Refusal.objects.filter(region=region, occurred_at__gte=period.bounds()[0])
+            .order_by()
+            .values_list("location_id")
+            .annotate(n=Count("id"))
+            .order_by("-n")
+        )[0][0]
+        # Any period, any filter: the page's kinds of period (full and running) and each filter.
+        scenarios = [
+            ("last full quarter", period, filters),
+            ("running quarter (provisional)", Period.containing("quarter", today), filters),
+            ("last full month", Period.containing("month", period.last_day), filters),
+            ("running week", Period.containing("week", today), filters),
+            ("last full quarter, one location", period, Filters(location_id=top_location)),
+            ("last full quarter, one reason", period, Filters(reason=Refusal.Reason.NO_DELIVERY_ROOM)),
+            ("last full quarter, one care type", period, Filters(care_type=Refusal.CareType.choices[0][0])),
+        ]
         extra.append(("heatmap() alone (refusals table)", timed(lambda: heatmap(region, period, filters), reps, 1)[1]))
         extra.append(
             (
@@ -219,10 +258,31 @@ def main() -> int:
         )
         extra.append(
             (
-                "whole statistics() as the page calls it",
-                timed(lambda: statistics(region, period, filters, now=now), reps, 1)[1],
+                "outcomes() (after a refusal), last full quarter",
+                timed(lambda: outcomes(region, period, filters, suppressed=True), reps, 1)[1],
             )
         )
+        extra.append(
+            (
+                "outcomes() (after a refusal), running quarter",
+                timed(lambda: outcomes(region, Period.containing("quarter", today), filters, suppressed=True), reps, 1)[
+                    1
+                ],
+            )
+        )
+        extra.append(
+            (
+                "benchmark() (regions compared), last full quarter",
+                timed(lambda: benchmark(period, viewer=None, now=now), reps, 1)[1],
+            )
+        )
+        for label, p, f in scenarios:
+            extra.append(
+                (
+                    f"whole statistics(), {label}",
+                    timed(lambda p=p, f=f: statistics(region, p, f, now=now), reps, 1)[1],
+                )
+            )
 
     print()
     print("| query | rollup p50 / p95 (ms) | direct p50 / p95 (ms) | direct / rollup (p50) | same numbers |")
@@ -236,6 +296,12 @@ def main() -> int:
     for name, t in extra:
         print(f"| {name} ({len(t)} runs) | {percentile(t, 50):.1f} / {percentile(t, 95):.1f} | | | |")
     print()
+    if extra:
+        page = [t for name, t in extra if name.startswith(("whole", "outcomes", "benchmark"))]
+        worst = max(percentile(t, 95) for t in page)
+        print(
+            f"coordinator pages, worst p95 over {len(page)} views, periods and filters: {worst:.1f} ms (target 50 ms)"
+        )
     print("all MATCH" if all_match else "MISMATCH: rollups and refusals disagree")
     return 0
 

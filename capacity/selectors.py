@@ -8,7 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.fields.json import KT
 
 from capacity.models import BoardToken, CapacityEvent, Unit
 from hospitals.models import Location, Region, User
@@ -198,18 +199,99 @@ def obstetric_stops() -> list[tuple[int, int]]:
     )
 
 
-def stop_transitions(locations: QuerySet[Location], *, before: datetime) -> list[tuple[int, int, datetime, str]]:
-    """Every start and end of an admission stop of these locations' units before ``before``.
+def units_in_stop_at(locations: QuerySet[Location], at: datetime) -> dict[int, int]:
+    """{unit id: location id} of these locations' units in admission stop at ``at``.
+
+    A unit's status at a moment is the status after its last event before it: one indexed
+    (unit, at) look-up per unit, however long the history.
+    """
+    last_status = (
+        CapacityEvent.objects.filter(unit=OuterRef("pk"), at__lt=at)
+        .order_by("-at", "-id")
+        .values(s=KT("after__status"))[:1]
+    )
+    return dict(
+        Unit.objects.filter(location__in=locations)
+        .annotate(status_then=Subquery(last_status))
+        .filter(status_then="stop")
+        .values_list("pk", "location_id")
+    )
+
+
+def stop_transitions(
+    locations: QuerySet[Location], *, before: datetime, since: datetime | None = None
+) -> list[tuple[int, int, datetime, str]]:
+    """Every start and end of an admission stop of these locations' units in [since, before).
 
     (unit id, location id, when, status after) in order per unit: a start has status "stop"
     after and something else before; an end the reverse. ``locations`` stays a subquery.
+    With ``since``, ``units_in_stop_at(locations, since)`` tells which stops were open then.
     """
+    events = CapacityEvent.objects.filter(unit__location__in=locations, at__lt=before)
+    if since is not None:
+        events = events.filter(at__gte=since)
     return list(
-        CapacityEvent.objects.filter(unit__location__in=locations, at__lt=before)
-        .filter(
+        events.filter(
             (Q(after__status="stop") & ~Q(before__status="stop"))
             | (Q(before__status="stop") & ~Q(after__status="stop"))
         )
         .order_by("unit_id", "at", "id")
         .values_list("unit_id", "unit__location_id", "at", "after__status")
     )
+
+
+# Units whose rooms a woman in labour is taken into: the denominator of the region benchmark.
+OBSTETRIC_BED_KINDS = (Unit.Kind.DELIVERY_SUITE, Unit.Kind.BIRTH_CENTRE)
+
+
+def staffed_bed_days(start: datetime, until: datetime) -> dict[int, float]:
+    """{region id: staffed delivery-suite and birth-centre bed-days in [start, until)}, time-weighted.
+
+    Each unit's staffed beds at ``start`` are the ``after`` of its last event before it (or the
+    ``before`` of its first event after it; a unit without any history counts its current
+    number); then every change of ``staffed_total`` within the period moves the level at its
+    moment. Units count in the region of their location now.
+    """
+    if until <= start:
+        return {}
+    last_before = (
+        CapacityEvent.objects.filter(unit=OuterRef("pk"), at__lt=start, after__has_key="staffed_total")
+        .order_by("-at", "-id")
+        .values(v=KT("after__staffed_total"))[:1]
+    )
+    first_after = (
+        CapacityEvent.objects.filter(unit=OuterRef("pk"), at__gte=start, before__has_key="staffed_total")
+        .order_by("at", "id")
+        .values(v=KT("before__staffed_total"))[:1]
+    )
+    level: dict[int, int] = {}
+    region_of: dict[int, int] = {}
+    for pk, region_id, current, then, first in (
+        Unit.objects.filter(kind__in=OBSTETRIC_BED_KINDS, location__active=True)
+        .annotate(then=Subquery(last_before), first=Subquery(first_after))
+        .values_list("pk", "location__region_id", "staffed_total", "then", "first")
+    ):
+        level[pk] = int(then if then is not None else first if first is not None else current)
+        region_of[pk] = region_id
+    changes = (
+        CapacityEvent.objects.filter(
+            unit__kind__in=OBSTETRIC_BED_KINDS, unit__location__active=True, at__gte=start, at__lt=until
+        )
+        .annotate(b=KT("before__staffed_total"), a=KT("after__staffed_total"))
+        .filter(a__isnull=False, b__isnull=False)
+        .exclude(b=F("a"))
+        .order_by("unit_id", "at", "id")
+        .values_list("unit_id", "at", "a")
+    )
+    since = dict.fromkeys(level, start)
+    bed_seconds: dict[int, float] = {}
+    for unit_id, at, after in changes:
+        if unit_id not in level:
+            continue
+        bed_seconds[unit_id] = bed_seconds.get(unit_id, 0.0) + level[unit_id] * (at - since[unit_id]).total_seconds()
+        level[unit_id], since[unit_id] = int(after), at
+    out: dict[int, float] = {}
+    for unit_id, beds in level.items():
+        total = bed_seconds.get(unit_id, 0.0) + beds * (until - since[unit_id]).total_seconds()
+        out[region_of[unit_id]] = out.get(region_of[unit_id], 0.0) + total / 86400
+    return out

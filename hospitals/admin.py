@@ -60,15 +60,27 @@ class LocationAdmin(admin.ModelAdmin):
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     list_display = ["username", "email", "role", "organisation", "region", "is_active"]
-    list_filter = ["role", "is_active", "region"]
+    list_filter = ["role", "is_active", "region", "alert_emails"]
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
         (_("Role"), {"fields": ("role", "organisation", "region", "locations", "favourite_locations")}),
+        (_("Alert e-mails"), {"fields": ("alert_emails",)}),
     )
     filter_horizontal = ["locations", "favourite_locations", "groups", "user_permissions"]
 
-    # What decides what an account may see or do: a change to any of these is an access-log entry.
-    AUDITED = ("role", "organisation", "region", "locations", "is_active", "is_staff", "is_superuser", "groups")
+    # What decides what an account may see or do, and whether it is e-mailed about alerts (also switched
+    # by its owner, hospitals.services.user_set_alert_emails): a change to any of these is an access-log entry.
+    AUDITED = (
+        "role",
+        "organisation",
+        "region",
+        "locations",
+        "is_active",
+        "is_staff",
+        "is_superuser",
+        "groups",
+        "alert_emails",
+    )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         """After the account and its bindings are saved: one entry for the whole save (m2m included)."""

@@ -7,7 +7,7 @@ from django.contrib.auth.forms import BaseUserCreationForm
 from django.utils.translation import gettext_lazy as _
 
 from core.forms import TiedErrorsMixin, form_field
-from hospitals.models import Location, Organisation, User
+from hospitals.models import VSV, Location, Organisation, User
 from hospitals.phones import MAX_INPUT_LENGTH as PHONE_INPUT_LENGTH
 from hospitals.phones import parse_dutch_phone
 
@@ -71,3 +71,31 @@ class LocationPhoneForm(TiedErrorsMixin, forms.Form):
         if text:
             parse_dutch_phone(text)  # the service checks again; this ties the message to the field early
         return text
+
+
+class AlertEmailsForm(forms.Form):
+    """One's own alert e-mails on or off (hospitals/alert_email_views.py); an unticked box is "off"."""
+
+    alert_emails = forms.BooleanField(
+        label=_("E-mail me when an alert is raised"),
+        required=False,
+        help_text=_("The alert banner on your pages shows regardless."),
+    )
+
+
+class PracticeVsvForm(TiedErrorsMixin, forms.Form):
+    """The VSV of one's own midwifery practice (hospitals/vsv_views.py); empty: the documented default."""
+
+    vsv: forms.ModelChoiceField[VSV] = forms.ModelChoiceField(
+        label=_("VSV of the practice"),
+        required=False,
+        queryset=VSV.objects.none(),
+        empty_label=_("not set: the VSV of the nearest location"),
+        help_text=_(
+            "The obstetric partnership your practice works in: it tells refusals within it from those across VSVs."
+        ),
+    )
+
+    def __init__(self, *args: Any, region_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        form_field(self, "vsv", forms.ModelChoiceField).queryset = VSV.objects.filter(region_id=region_id)

@@ -40,6 +40,29 @@ class Region(models.Model):
         return self.name
 
 
+class RegionBirths(models.Model):
+    """Births in a region in a calendar year, loaded from a sourced file (``manage.py load_births``).
+
+    The denominator of "refusals per 1,000 births" in the region benchmark; no figures ship
+    with the project, because none could be sourced per ROAZ region (docs/refusals.md).
+    """
+
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="births", verbose_name=_("region"))
+    year = models.PositiveSmallIntegerField(_("year"))
+    births = models.PositiveIntegerField(_("births"))
+    source = models.CharField(_("source"), max_length=300)
+    loaded_at = models.DateTimeField(_("loaded at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["region__name", "year"]
+        verbose_name = _("births per region and year")
+        verbose_name_plural = _("births per region and year")
+        constraints = [models.UniqueConstraint(fields=["region", "year"], name="region_births_year")]
+
+    def __str__(self) -> str:
+        return f"{self.region} {self.year}: {self.births}"
+
+
 class VSV(models.Model):
     """Verloskundig samenwerkingsverband: the obstetric partnership of one area."""
 
@@ -67,6 +90,17 @@ class Organisation(models.Model):
     region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="organisations", verbose_name=_("region"))
     # A midwifery practice's own base: the default origin of a capacity search.
     pc4 = models.CharField(_("postcode (4 digits)"), max_length=4, blank=True)
+    # A midwifery practice's VSV, set by its organisation administrator. Empty: the VSV of the
+    # nearest location with a VSV in the practice's region (hospitals.selectors.practice_vsv_ids).
+    vsv = models.ForeignKey(
+        VSV,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="practices",
+        verbose_name=_("VSV"),
+        help_text=_("Empty: the VSV of the nearest location in the region."),
+    )
 
     class MfaPolicy(models.TextChoices):
         # "default": only the roles in settings.MFA_REQUIRED_ROLES must use a second factor (hospitals/mfa.py).
@@ -302,6 +336,16 @@ class User(AbstractUser):
     favourite_locations = models.ManyToManyField(
         Location, blank=True, related_name="favourited_by", verbose_name=_("favourite locations")
     )
+    # Read by refusals.alerts.notify; switched by its owner on /accounts/alert-emails/
+    # (hospitals.services.user_set_alert_emails). Off stops the e-mail only, never the banner.
+    alert_emails = models.BooleanField(
+        _("alert e-mails"),
+        default=True,
+        help_text=_(
+            "For ROAZ coordinators and national administrators: receive an e-mail when an alert is raised. "
+            "The alert banner on their pages shows regardless."
+        ),
+    )
 
     class Meta:
         verbose_name = _("user")
@@ -365,6 +409,7 @@ class AccessLog(AppendOnlyModel):
         VIEW = "view", _("viewed")
         EXPORT = "export", _("exported")
         ACCOUNT_CHANGE = "account_change", _("account changed")
+        SETTING_CHANGE = "setting_change", _("setting changed")
         TOKEN_CREATED = "token_created", _("token created")
         TOKEN_REVOKED = "token_revoked", _("token revoked")
 

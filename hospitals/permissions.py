@@ -113,3 +113,21 @@ def can_unlock(user: Any, member: Any) -> bool:
     if user.role == User.Role.NATIONAL_ADMIN or user.is_superuser:
         return True
     return is_org_admin(user) and member.organisation_id == user.organisation_id
+
+
+ALERT_ROLES = frozenset({User.Role.COORDINATOR, User.Role.NATIONAL_ADMIN})
+
+
+def receives_alerts(user: Any) -> bool:
+    """Alert banners and alert e-mails (refusals.alerts): ROAZ coordinators and national administrators."""
+    return has_role(user) and user.role in ALERT_ROLES
+
+
+def can_set_alert_emails(user: Any, account: Any) -> bool:
+    """Alert e-mails are switched on or off by the account's owner only: it is their own inbox."""
+    return receives_alerts(user) and account is not None and user.pk == account.pk
+
+
+def can_set_practice_vsv(user: Any) -> bool:
+    """A midwifery practice's organisation administrator sets its VSV (docs/refusals.md, "VSV")."""
+    return is_org_admin(user) and user.organisation.kind == "midwifery_practice"

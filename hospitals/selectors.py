@@ -9,7 +9,8 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.db.models import OuterRef, QuerySet, Subquery
 
-from hospitals.models import Location, LocationPhoneChange, Region
+from core.geo import distance_km
+from hospitals.models import Location, LocationPhoneChange, Organisation, Postcode, Region
 from hospitals.permissions import phone_locations
 
 
@@ -78,3 +79,39 @@ class RegionCodes:
 
 
 region_codes = RegionCodes()
+
+
+def practice_vsv_ids(practice_ids: set[int]) -> dict[int, int]:
+    """{practice id: VSV id} for these midwifery practices (docs/refusals.md, "VSV").
+
+    A practice's VSV is the one its organisation administrator set; until then, the VSV of the
+    nearest location with a VSV in the practice's region, measured from the practice's postcode
+    centroid. A practice with neither (no VSV set and no postcode) has no VSV.
+    """
+    out: dict[int, int] = {}
+    unset: dict[int, tuple[int, str]] = {}
+    for pk, vsv_id, region_id, pc4 in Organisation.objects.filter(pk__in=practice_ids).values_list(
+        "pk", "vsv_id", "region_id", "pc4"
+    ):
+        if vsv_id:
+            out[pk] = vsv_id
+        elif pc4:
+            unset[pk] = (region_id, pc4)
+    if not unset:
+        return out
+    centroid = {
+        pc4: (lat, lon)
+        for pc4, lat, lon in Postcode.objects.filter(pc4__in={pc4 for _r, pc4 in unset.values()}).values_list(
+            "pc4", "latitude", "longitude"
+        )
+    }
+    candidates: dict[int, list[tuple[float, float, int]]] = {}
+    for region_id, lat, lon, vsv_id in Location.objects.filter(
+        region_id__in={r for r, _p in unset.values()}, vsv__isnull=False, active=True
+    ).values_list("region_id", "latitude", "longitude", "vsv_id"):
+        candidates.setdefault(region_id, []).append((lat, lon, vsv_id))
+    for pk, (region_id, pc4) in unset.items():
+        point, places = centroid.get(pc4), candidates.get(region_id)
+        if point and places:
+            out[pk] = min(places, key=lambda c: distance_km(point[0], point[1], c[0], c[1]))[2]
+    return out

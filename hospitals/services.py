@@ -1,5 +1,5 @@
 """Writes in the hospitals app: accounts and delivery-suite phone numbers (organisation administrators),
-and the care-level rules (national)."""
+the care-level rules (national), and one's own alert e-mails."""
 
 from __future__ import annotations
 
@@ -16,15 +16,17 @@ from hospitals.forms import MemberCreateForm
 from hospitals.models import (
     MAX_RULE_WEEKS,
     MIN_RULE_WEEKS,
+    VSV,
     AccessLog,
     AccountChange,
     CareLevelRules,
     CareLevelRulesChange,
     Location,
     LocationPhoneChange,
+    Organisation,
     User,
 )
-from hospitals.permissions import can_set_location_phone
+from hospitals.permissions import can_set_alert_emails, can_set_location_phone, can_set_practice_vsv
 from hospitals.phones import parse_dutch_phone
 from hospitals.signals import location_changed
 
@@ -88,6 +90,54 @@ def member_reset_second_factor(*, by: User, member_id: int, request: HttpRequest
         AccountChange.objects.create(account=member, action=AccountChange.Action.MFA_RESET, by=by)
         audit.record(action=AccessLog.Action.MFA_RESET, what="account", object_id=member.pk, request=request, user=by)
     return member
+
+
+def user_set_alert_emails(*, user: User, on: bool, by: User) -> User:
+    """Switch alert e-mails (refusals.alerts.notify) on or off for one's own account; recorded in the
+    access log with who, when, before and after (nothing is recorded if it already was so). Raises
+    PermissionDenied unless ``by`` is ``user`` and receives alerts (hospitals.permissions)."""
+    with transaction.atomic(durable=True):
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if not can_set_alert_emails(by, locked):
+            raise PermissionDenied
+        before = locked.alert_emails
+        if before != on:
+            locked.alert_emails = on
+            locked.save(update_fields=["alert_emails"])
+            audit.record(
+                action=AccessLog.Action.ACCOUNT_CHANGE,
+                what="account",
+                user=by,
+                object_id=locked.pk,
+                scope=audit.scope_of(change="changed", username=locked.username, alert_emails=f"{before}->{on}"),
+            )
+    user.alert_emails = on
+    return user
+
+
+def organisation_set_vsv(*, organisation_id: int, vsv_id: int | None, by: User) -> Organisation:
+    """Set (or, with None, clear) a midwifery practice's VSV; one of its region's VSVs. Recorded in
+    the access log with who, when, before and after; nothing is recorded if it already was so.
+    Raises PermissionDenied unless ``by`` administers this practice, ValidationError for a VSV of
+    another region."""
+    with transaction.atomic(durable=True):
+        organisation = Organisation.objects.select_for_update().get(pk=organisation_id)
+        if not (can_set_practice_vsv(by) and by.organisation_id == organisation.pk):
+            raise PermissionDenied
+        if vsv_id is not None and not VSV.objects.filter(pk=vsv_id, region_id=organisation.region_id).exists():
+            raise ValidationError({"vsv": [_("Choose a VSV of your practice's region.")]})
+        before = organisation.vsv_id
+        if before != vsv_id:
+            organisation.vsv_id = vsv_id
+            organisation.save(update_fields=["vsv"])
+            audit.record(
+                action=AccessLog.Action.SETTING_CHANGE,
+                what="organisation",
+                user=by,
+                object_id=organisation.pk,
+                scope=audit.scope_of(vsv=f"{before or '-'}->{vsv_id or '-'}"),
+            )
+    return organisation
 
 
 def care_rules_update(

@@ -38,15 +38,16 @@ from django.db.models import (
     IntegerField,
     Q,
     QuerySet,
+    Sum,
     Value,
     When,
 )
-from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, TruncDate
+from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, TruncDate, TruncMonth
 from django.dispatch import Signal
 from django.utils import timezone
 
 from core.time import ZONE  # days and hours in the rollups are Dutch local time, as coordinators read them
-from refusals.models import Refusal, RefusalDaily, RefusalHourly, RefusalTally
+from refusals.models import Refusal, RefusalDaily, RefusalHourly, RefusalMonthly, RefusalTally
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ rollups_changed = Signal()
 Outcome = Literal["counted", "moved", "removed", "version", "unchanged", "missing"]
 
 DailyKey = tuple[date, int, int, str, str]  # day, region_id, location_id, care_type, reason
+MonthlyKey = DailyKey  # the same, with the first day of the month for the day
 HourlyKey = tuple[int, int, int, int]  # region_id, location_id, weekday, hour
 DailyCounts = dict[DailyKey, tuple[int, int]]  # count, count_board_showed_room
 HourlyCounts = dict[HourlyKey, int]
@@ -69,7 +71,7 @@ HourlyCounts = dict[HourlyKey, int]
 
 @dataclass(frozen=True)
 class Key:
-    """Where a refusal is counted: one daily rollup row and one hourly rollup row."""
+    """Where a refusal is counted: one daily, one monthly and one hourly rollup row."""
 
     day: date
     weekday: int
@@ -83,6 +85,10 @@ class Key:
     @property
     def daily(self) -> DailyKey:
         return (self.day, self.region_id, self.location_id, self.care_type, self.reason)
+
+    @property
+    def monthly(self) -> MonthlyKey:
+        return (self.day.replace(day=1), self.region_id, self.location_id, self.care_type, self.reason)
 
     @property
     def hourly(self) -> HourlyKey:
@@ -183,18 +189,24 @@ def _save_tally(tally: RefusalTally | None, refusal: Refusal, key: Key | None) -
 def _move(old: Key | None, new: Key | None) -> None:
     """Take the refusal out of the old rows and into the new ones (net change per row)."""
     daily: dict[DailyKey, list[int]] = {}
+    monthly: dict[MonthlyKey, list[int]] = {}
     hourly: Counter[HourlyKey] = Counter()
     for key, sign in ((old, -1), (new, 1)):
         if key is None:
             continue
-        delta = daily.setdefault(key.daily, [0, 0])
-        delta[0] += sign
-        delta[1] += sign if key.board_showed_room else 0
+        for rows, row_key in ((daily, key.daily), (monthly, key.monthly)):
+            delta = rows.setdefault(row_key, [0, 0])
+            delta[0] += sign
+            delta[1] += sign if key.board_showed_room else 0
         hourly[key.hourly] += sign
-    # A fixed order over all transactions: no deadlock between concurrent aggregations.
+    # A fixed order over all transactions (daily, monthly, hourly, each by key): no deadlock
+    # between concurrent aggregations.
     for daily_key, (count, room) in sorted(daily.items()):
         if count or room:
             _add_daily(daily_key, count, room)
+    for monthly_key, (count, room) in sorted(monthly.items()):
+        if count or room:
+            _add_monthly(monthly_key, count, room)
     for hourly_key, count in sorted(hourly.items()):
         if count:
             _add_hourly(hourly_key, count)
@@ -209,7 +221,7 @@ class RollupDrift(Exception):
 
 
 def _add(
-    table_model: type[RefusalDaily | RefusalHourly],
+    table_model: type[RefusalDaily | RefusalMonthly | RefusalHourly],
     key_cols: tuple[str, ...],
     key: tuple[Any, ...],
     deltas: dict[str, int],
@@ -241,6 +253,15 @@ def _add_daily(key: DailyKey, count: int, room: int) -> None:
     _add(
         RefusalDaily,
         ("day", "region_id", "location_id", "care_type", "reason"),
+        key,
+        {"count": count, "count_board_showed_room": room},
+    )
+
+
+def _add_monthly(key: MonthlyKey, count: int, room: int) -> None:
+    _add(
+        RefusalMonthly,
+        ("month", "region_id", "location_id", "care_type", "reason"),
         key,
         {"count": count, "count_board_showed_room": room},
     )
@@ -298,6 +319,7 @@ def rebuild() -> dict[str, int]:
         _advisory_lock(shared=False)
         # Write first: on SQLite this takes the database's write lock at once.
         RefusalDaily.objects.all().delete()
+        RefusalMonthly.objects.all().delete()
         RefusalHourly.objects.all().delete()
         RefusalTally.objects.all().delete()
         live = Q(withdrawn_at__isnull=True)
@@ -372,6 +394,7 @@ def rebuild() -> dict[str, int]:
                 f"WHERE {_q('day')} IS NOT NULL GROUP BY {daily_key}"
             )
             daily_rows = cursor.rowcount
+            monthly_rows = _insert_months(cursor)
             cursor.execute(
                 f"INSERT INTO {hourly} ({hourly_key}, {_q('count')}) "  # noqa: S608
                 f"SELECT {hourly_key}, COUNT(*) FROM {tally} WHERE {_q('day')} IS NOT NULL GROUP BY {hourly_key}"
@@ -384,8 +407,29 @@ def rebuild() -> dict[str, int]:
         "counted": counted,
         "withdrawn": tallies - counted,
         "daily_rows": daily_rows,
+        "monthly_rows": monthly_rows,
         "hourly_rows": hourly_rows,
     }
+
+
+def _months_of_daily() -> QuerySet[RefusalDaily, tuple[Any, ...]]:
+    """RefusalDaily summed per month: the rows RefusalMonthly must hold (one GROUP BY)."""
+    return (
+        RefusalDaily.objects.order_by()
+        .annotate(m=TruncMonth("day"))
+        .values_list("m", "region_id", "location_id", "care_type", "reason")
+        .annotate(n=Sum("count"), room=Sum("count_board_showed_room"))
+        .filter(n__gt=0)
+    )
+
+
+def _insert_months(cursor: Any) -> int:
+    select, params = _months_of_daily().query.get_compiler(connection=connection).as_sql()
+    cols = ", ".join(
+        _q(c) for c in ("month", "region_id", "location_id", "care_type", "reason", "count", "count_board_showed_room")
+    )
+    cursor.execute(f"INSERT INTO {_q(RefusalMonthly._meta.db_table)} ({cols}) {select}", params)
+    return int(cursor.rowcount)
 
 
 # --- Reading: the rollups, and the same figures straight from the refusals ------------------
@@ -431,6 +475,26 @@ def daily_from_rollups(
     return {(d, reg, loc, ct, rs): (n, room) for d, reg, loc, ct, rs, n, room in rows}
 
 
+def by_month(daily: DailyCounts) -> DailyCounts:
+    """Daily counts summed per month: what RefusalMonthly should hold for them."""
+    out: DailyCounts = {}
+    for (day, reg, loc, ct, rs), (n, room) in daily.items():
+        key = (day.replace(day=1), reg, loc, ct, rs)
+        before = out.get(key, (0, 0))
+        out[key] = (before[0] + n, before[1] + room)
+    return out
+
+
+def monthly_from_rollups(*, region_id: int | None = None) -> DailyCounts:
+    qs = RefusalMonthly.objects.filter(count__gt=0)
+    if region_id is not None:
+        qs = qs.filter(region_id=region_id)
+    rows = qs.values_list(
+        "month", "region_id", "location_id", "care_type", "reason", "count", "count_board_showed_room"
+    )
+    return {(m, reg, loc, ct, rs): (n, room) for m, reg, loc, ct, rs, n, room in rows}
+
+
 def hourly_from_refusals(*, region_id: int | None = None) -> HourlyCounts:
     """What RefusalHourly should hold, counted directly from the refusals with GROUP BY."""
     qs = Refusal.objects.filter(withdrawn_at__isnull=True)
@@ -459,8 +523,10 @@ def hourly_from_rollups(*, region_id: int | None = None) -> HourlyCounts:
 def differences() -> list[str]:
     """How the live rollups differ from a fresh count of the refusals (empty: they agree)."""
     lines: list[str] = []
+    fresh_daily = daily_from_refusals()
     pairs: Iterable[tuple[str, Mapping[Any, object], Mapping[Any, object]]] = (
-        ("daily", daily_from_rollups(), daily_from_refusals()),
+        ("daily", daily_from_rollups(), fresh_daily),
+        ("monthly", monthly_from_rollups(), by_month(fresh_daily)),
         ("hourly", hourly_from_rollups(), hourly_from_refusals()),
     )
     for name, live, fresh in pairs:

@@ -1,4 +1,4 @@
-"""Spike alerts: the beat task notices trouble and tells the region's coordinators.
+"""Spike alerts: the beat task notices trouble and tells the region's coordinators and national administrators.
 
 Two conditions, both configurable (docs/refusals.md):
 
@@ -11,7 +11,8 @@ An alert is an *episode*: raised once when its condition starts, ended when it n
 holds (a spike ends after a window without any refusal at that location; a stop alert when
 fewer locations are in stop). One open alert per subject is a partial unique constraint, so
 overlapping beat runs raise it once: the run whose INSERT wins notifies (banner pushed to
-open pages, e-mail to the region's coordinators); the others find the row and do nothing.
+open pages, e-mail to the region's coordinators and the national administrators); the others
+find the row and do nothing.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -143,8 +144,29 @@ def _raise(condition: Condition, now: datetime) -> bool:
     return True
 
 
+# Every recipient is in Bcc: nobody sees who else was written to.
+UNDISCLOSED_RECIPIENTS = "undisclosed-recipients:;"
+
+
+def recipients(region_id: int) -> list[str]:
+    """Who is e-mailed about an alert of the region: its coordinators and every national administrator,
+    active, with an address, and with alert e-mails on (their own choice, /accounts/alert-emails/)."""
+    return list(
+        User.objects.filter(
+            Q(role=User.Role.COORDINATOR, region_id=region_id) | Q(role=User.Role.NATIONAL_ADMIN),
+            is_active=True,
+            alert_emails=True,
+        )
+        .exclude(email="")
+        .order_by("email")
+        .values_list("email", flat=True)
+        .distinct()
+    )
+
+
 def notify(alert_id: int) -> None:
-    """Banner to the region's open pages, and one e-mail to its coordinators. Never raises."""
+    """Banner to the region's open pages, and one e-mail to its coordinators and the national
+    administrators, each in Bcc. Never raises."""
     alert = Alert.objects.select_related("region", "location").filter(pk=alert_id).first()
     if alert is None:
         return
@@ -152,16 +174,13 @@ def notify(alert_id: int) -> None:
     # Claim the e-mail first, so a repeated notify sends nothing.
     if not Alert.objects.filter(pk=alert_id, emailed_at__isnull=True).update(emailed_at=timezone.now()):
         return
-    recipients = list(
-        User.objects.filter(role=User.Role.COORDINATOR, region_id=alert.region_id, is_active=True)
-        .exclude(email="")
-        .values_list("email", flat=True)
-    )
-    if not recipients:
+    bcc = recipients(alert.region_id)
+    if not bcc:
         return
     subject, body = message(alert)
+    email = EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, bcc=bcc, headers={"To": UNDISCLOSED_RECIPIENTS})
     try:
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+        email.send()
     except Exception:
         logger.exception("e-mail for alert %s failed", alert_id)
         Alert.objects.filter(pk=alert_id).update(emailed_at=None)

@@ -146,6 +146,36 @@ class RefusalDaily(models.Model):
         return f"{self.day} {self.location_id} {self.care_type} {self.reason}: {self.count}"
 
 
+class RefusalMonthly(models.Model):
+    """RefusalDaily summed per calendar month (``month`` is its first day): what long periods read.
+
+    A quarter reads three of these rows per location × care type × reason instead of ~90 daily
+    ones, a ten-year trend 120; the days at either edge of a period that does not start or end
+    on a month boundary still come from RefusalDaily (refusals/statistics.py ``rollup_rows``).
+    """
+
+    month = models.DateField()
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    care_type = models.CharField(max_length=16, choices=Refusal.CareType.choices)
+    reason = models.CharField(max_length=20, choices=Refusal.Reason.choices)
+    count = models.PositiveIntegerField(default=0)
+    count_board_showed_room = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("refusals per month")
+        verbose_name_plural = _("refusals per month")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month", "region", "location", "care_type", "reason"], name="refusal_monthly_key"
+            ),
+        ]
+        indexes = [models.Index(fields=["region", "month"])]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.location_id} {self.care_type} {self.reason}: {self.count}"
+
+
 class RefusalHourly(models.Model):
     """Refusals per weekday (0 = Monday) × hour of day (Europe/Amsterdam) × region × location, all time."""
 

@@ -1,6 +1,7 @@
 """Statistics selectors: refusals per region and period, read from the rollups.
 
-Totals and breakdowns come from ``RefusalDaily`` (withdrawn refusals are not in it). The
+Totals and breakdowns come from the rollups (withdrawn refusals are not in them): a period's
+whole months from ``RefusalMonthly``, the days at its edges from ``RefusalDaily``. The
 weekday × hour heatmap for a period is counted from the refusals table itself, because the
 hourly rollup covers all time. Admission stops come from the capacity history.
 """
@@ -11,16 +12,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from capacity.selectors import stop_transitions
+from capacity.selectors import stop_transitions, units_in_stop_at
 from core.time import ZONE
 from hospitals.models import Location, Region
-from refusals.models import Alert, Refusal, RefusalDaily
+from refusals.models import Alert, Refusal, RefusalDaily, RefusalMonthly
 
 PERIOD_KINDS = ("quarter", "month", "week")
 
@@ -114,6 +115,7 @@ def _add_months(day: date, months: int) -> date:
 @dataclass(frozen=True)
 class Filters:
     location_id: int | None = None
+    vsv_id: int | None = None  # the refusing location's VSV (as the locations are now)
     reason: str = ""
     care_type: str = ""
 
@@ -133,6 +135,7 @@ class Statistics:
     year_earlier_total: int = 0
     board_showed_room: int = 0
     per_location: list[dict[str, Any]] = field(default_factory=list)
+    per_vsv: list[dict[str, Any]] = field(default_factory=list)  # the refusing locations' VSVs
     per_reason: list[dict[str, Any]] = field(default_factory=list)
     per_care_type: list[dict[str, Any]] = field(default_factory=list)
     heatmap: list[dict[str, Any]] = field(default_factory=list)  # one row per weekday: label, counts[24], total
@@ -158,10 +161,26 @@ def region_locations(region: Region) -> QuerySet[Location]:
     return Location.objects.filter(region=region).order_by("name")
 
 
-def _daily(region: Region, period: Period, filters: Filters) -> QuerySet[RefusalDaily]:
-    qs = RefusalDaily.objects.filter(region=region, day__gte=period.start, day__lt=period.end)
+RowKey = tuple[int, str, str]  # location_id, care_type, reason
+Rows = dict[RowKey, tuple[int, int]]  # count, count_board_showed_room
+
+
+def _split(start: date, end: date) -> tuple[tuple[date, date] | None, list[tuple[date, date]]]:
+    """[start, end) as whole calendar months (read from RefusalMonthly) and the days at its edges."""
+    first = start if start.day == 1 else _add_months(start.replace(day=1), 1)
+    last = end.replace(day=1)
+    if first >= last:
+        return None, [(start, end)]
+    edges = [(a, b) for a, b in ((start, first), (last, end)) if a < b]
+    return (first, last), edges
+
+
+def filtered(qs: QuerySet[Any], filters: Filters) -> QuerySet[Any]:
+    """Rollup rows or refusals narrowed by the filters (both have location_id, reason, care_type)."""
     if filters.location_id:
         qs = qs.filter(location_id=filters.location_id)
+    if filters.vsv_id:
+        qs = qs.filter(location_id__in=Location.objects.filter(vsv_id=filters.vsv_id).values("pk"))
     if filters.reason:
         qs = qs.filter(reason=filters.reason)
     if filters.care_type:
@@ -169,44 +188,130 @@ def _daily(region: Region, period: Period, filters: Filters) -> QuerySet[Refusal
     return qs
 
 
-def _sum(qs: QuerySet[RefusalDaily]) -> tuple[int, int]:
-    row = qs.aggregate(n=Sum("count"), room=Sum("count_board_showed_room"))
-    return row["n"] or 0, row["room"] or 0
+def _sources(region: Region, period: Period, filters: Filters) -> list[QuerySet[Any]]:
+    """The rollup rows that make up the period: its whole months, then its edge days (one query each)."""
+    months, days = _split(period.start, period.end)
+    out: list[QuerySet[Any]] = []
+    if months:
+        out.append(RefusalMonthly.objects.filter(region=region, month__gte=months[0], month__lt=months[1]))
+    if days:
+        within = Q()
+        for a, b in days:
+            within |= Q(day__gte=a, day__lt=b)
+        out.append(RefusalDaily.objects.filter(within, region=region))
+    return [filtered(qs, filters) for qs in out]
+
+
+def rollup_rows(region: Region, period: Period, filters: Filters) -> Rows:
+    """Refusals in the period per location × care type × reason: (count, while the board showed room)."""
+    rows: Rows = {}
+    for qs in _sources(region, period, filters):
+        for loc, ct, rs, n, room in (
+            qs.order_by()
+            .values_list("location_id", "care_type", "reason")
+            .annotate(n=Sum("count"), room=Sum("count_board_showed_room"))
+        ):
+            before = rows.get((loc, ct, rs), (0, 0))
+            rows[(loc, ct, rs)] = (before[0] + n, before[1] + room)
+    return rows
+
+
+def rollup_total(region: Region, period: Period, filters: Filters) -> int:
+    """Refusals in the period: one SUM per source, no grouping."""
+    return sum(qs.aggregate(n=Sum("count"))["n"] or 0 for qs in _sources(region, period, filters))
+
+
+def region_counts(period: Period) -> dict[int, tuple[int, int]]:
+    """{region id: (refusals, while the board showed room)} in the period, every region, from the rollups."""
+    months, days = _split(period.start, period.end)
+    sources: list[QuerySet[Any]] = []
+    if months:
+        sources.append(RefusalMonthly.objects.filter(month__gte=months[0], month__lt=months[1]))
+    if days:
+        within = Q()
+        for a, b in days:
+            within |= Q(day__gte=a, day__lt=b)
+        sources.append(RefusalDaily.objects.filter(within))
+    out: dict[int, tuple[int, int]] = {}
+    for qs in sources:
+        for region_id, n, room in (
+            qs.order_by().values_list("region_id").annotate(n=Sum("count"), room=Sum("count_board_showed_room"))
+        ):
+            before = out.get(region_id, (0, 0))
+            out[region_id] = (before[0] + n, before[1] + room)
+    return out
+
+
+def monthly_counts(region: Region, start: date, end: date, filters: Filters) -> dict[date, int]:
+    """Refusals per calendar month from ``start`` to ``end`` (first days of months), from RefusalMonthly."""
+    qs = filtered(RefusalMonthly.objects.filter(region=region, month__gte=start, month__lt=end), filters)
+    rows = qs.order_by().values_list("month").annotate(n=Sum("count")).order_by("month")
+    return {m: n for m, n in rows if n}
 
 
 def statistics(region: Region, period: Period, filters: Filters, *, now: datetime | None = None) -> Statistics:
     now = now or timezone.now()
     result = Statistics(region=region, period=period, filters=filters)
-    daily = _daily(region, period, filters)
-    result.total, result.board_showed_room = _sum(daily)
+    rows = rollup_rows(region, period, filters)
     done = period.days_done(timezone.localdate(now))
     length = done if 0 < done < period.days else period.days
     result.days_done = done
     result.compared = period.previous().first_days(length)
     result.year_earlier = period.year_earlier().first_days(length)
-    result.previous_total = _sum(_daily(region, result.compared, filters))[0]
-    result.year_earlier_total = _sum(_daily(region, result.year_earlier, filters))[0]
+    result.previous_total = rollup_total(region, result.compared, filters)
+    result.year_earlier_total = rollup_total(region, result.year_earlier, filters)
 
-    rows = list(daily.values("location_id").annotate(n=Sum("count"), room=Sum("count_board_showed_room")))
+    per_location: dict[int, list[int]] = {}
+    per_reason: dict[str, int] = {}
+    per_care_type: dict[str, int] = {}
+    for (loc, ct, rs), (n, room) in rows.items():
+        result.total += n
+        result.board_showed_room += room
+        counts = per_location.setdefault(loc, [0, 0])
+        counts[0] += n
+        counts[1] += room
+        per_reason[rs] = per_reason.get(rs, 0) + n
+        per_care_type[ct] = per_care_type.get(ct, 0) + n
     # Names of just the locations in this period's rows (a location may since have moved
     # region); joining every refusal of the region to find them took seconds at 1M rows.
-    names = dict(Location.objects.filter(id__in={r["location_id"] for r in rows}).values_list("id", "name"))
+    names: dict[int, str] = {}
+    vsv_of: dict[int, tuple[int, str]] = {}
+    for loc, name, vsv_id, vsv_name in Location.objects.filter(
+        id__in=[k for k, (n, _r) in per_location.items() if n]
+    ).values_list("id", "name", "vsv_id", "vsv__name"):
+        names[loc] = name
+        if vsv_id:
+            vsv_of[loc] = (vsv_id, vsv_name)
     result.per_location = sorted(
         (
-            {"id": r["location_id"], "name": names.get(r["location_id"], "?"), "count": r["n"], "room": r["room"]}
-            for r in rows
+            {"id": loc, "name": names.get(loc, "?"), "count": n, "room": room}
+            for loc, (n, room) in per_location.items()
+            if n
         ),
         key=lambda r: (-r["count"], r["name"]),
     )
+    per_vsv: dict[tuple[int, str], list[int]] = {}
+    for r in result.per_location:
+        key = vsv_of.get(r["id"], (0, ""))
+        counts = per_vsv.setdefault(key, [0, 0])
+        counts[0] += r["count"]
+        counts[1] += r["room"]
+    result.per_vsv = sorted(
+        (
+            {"id": vsv_id or None, "name": name or str(_("no VSV known")), "count": n, "room": room}
+            for (vsv_id, name), (n, room) in per_vsv.items()
+        ),
+        key=lambda r: (r["id"] is None, -r["count"], r["name"]),
+    )
     reasons = dict(Refusal.Reason.choices)
-    counts = dict(daily.values_list("reason").annotate(n=Sum("count")).values_list("reason", "n"))
-    result.per_reason = [{"key": k, "name": str(reasons[k]), "count": counts.get(k, 0)} for k in reasons]
+    result.per_reason = [{"key": k, "name": str(reasons[k]), "count": per_reason.get(k, 0)} for k in reasons]
     care_types = dict(Refusal.CareType.choices)
-    counts = dict(daily.values_list("care_type").annotate(n=Sum("count")).values_list("care_type", "n"))
-    result.per_care_type = [{"key": k, "name": str(care_types[k]), "count": counts.get(k, 0)} for k in care_types]
+    result.per_care_type = [
+        {"key": k, "name": str(care_types[k]), "count": per_care_type.get(k, 0)} for k in care_types
+    ]
 
     result.heatmap = heatmap(region, period, filters)
-    result.stops = admission_stops(region, period, location_id=filters.location_id, now=now)
+    result.stops = admission_stops(region, period, location_id=filters.location_id, vsv_id=filters.vsv_id, now=now)
     return result
 
 
@@ -216,13 +321,10 @@ WEEKDAYS = (_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")
 def heatmap(region: Region, period: Period, filters: Filters) -> list[dict[str, Any]]:
     """Refusals per weekday (Monday first) × hour, local time, counted from the refusals table."""
     start, end = period.bounds()
-    qs = Refusal.objects.filter(region=region, occurred_at__gte=start, occurred_at__lt=end, withdrawn_at__isnull=True)
-    if filters.location_id:
-        qs = qs.filter(location_id=filters.location_id)
-    if filters.reason:
-        qs = qs.filter(reason=filters.reason)
-    if filters.care_type:
-        qs = qs.filter(care_type=filters.care_type)
+    qs = filtered(
+        Refusal.objects.filter(region=region, occurred_at__gte=start, occurred_at__lt=end, withdrawn_at__isnull=True),
+        filters,
+    )
     grid = [[0] * 24 for _ in range(7)]
     rows = (
         qs.order_by()
@@ -236,7 +338,12 @@ def heatmap(region: Region, period: Period, filters: Filters) -> list[dict[str, 
 
 
 def admission_stops(
-    region: Region, period: Period, *, location_id: int | None = None, now: datetime | None = None
+    region: Region,
+    period: Period,
+    *,
+    location_id: int | None = None,
+    vsv_id: int | None = None,
+    now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Admission stops per location: how many started in the period, and their time in it.
 
@@ -250,22 +357,9 @@ def admission_stops(
     locations = region_locations(region)
     if location_id:
         locations = locations.filter(pk=location_id)
-    transitions = stop_transitions(locations, before=end)
-    started: dict[int, int] = {}
-    seconds: dict[int, float] = {}
-    open_since: dict[int, datetime] = {}
-    unit_location: dict[int, int] = {}
-    for unit_id, loc_id, at, after_status in transitions:
-        unit_location[unit_id] = loc_id
-        if after_status == "stop":
-            if unit_id not in open_since:
-                open_since[unit_id] = at
-                if start <= at < end:
-                    started[loc_id] = started.get(loc_id, 0) + 1
-        elif unit_id in open_since:
-            _add(seconds, loc_id, open_since.pop(unit_id), at, start, until)
-    for unit_id, since in open_since.items():
-        _add(seconds, unit_location[unit_id], since, until, start, until)
+    if vsv_id:
+        locations = locations.filter(vsv_id=vsv_id)
+    started, seconds = stop_totals(locations, start, end, until)
     out = []
     for loc in locations:
         if loc.pk in started or loc.pk in seconds:
@@ -280,6 +374,31 @@ def admission_stops(
                 }
             )
     return out
+
+
+def stop_totals(
+    locations: QuerySet[Location], start: datetime, end: datetime, until: datetime
+) -> tuple[dict[int, int], dict[int, float]]:
+    """Per location: admission stops started in [start, end), and unit-seconds in stop up to ``until``."""
+    # Stops open when the period began count from its start; the history before that is not read.
+    open_at_start = units_in_stop_at(locations, start)
+    transitions = stop_transitions(locations, since=start, before=end)
+    started: dict[int, int] = {}
+    seconds: dict[int, float] = {}
+    open_since: dict[int, datetime] = dict.fromkeys(open_at_start, start)
+    unit_location: dict[int, int] = dict(open_at_start)
+    for unit_id, loc_id, at, after_status in transitions:
+        unit_location[unit_id] = loc_id
+        if after_status == "stop":
+            if unit_id not in open_since:
+                open_since[unit_id] = at
+                if start <= at < end:
+                    started[loc_id] = started.get(loc_id, 0) + 1
+        elif unit_id in open_since:
+            _add(seconds, loc_id, open_since.pop(unit_id), at, start, until)
+    for unit_id, since in open_since.items():
+        _add(seconds, unit_location[unit_id], since, until, start, until)
+    return started, seconds
 
 
 def _add(seconds: dict[int, float], loc_id: int, a: datetime, b: datetime, start: datetime, until: datetime) -> None:

@@ -20,15 +20,18 @@ from django.views.decorators.http import require_GET, require_POST
 from core.forms import TiedErrorsMixin, form_field
 from hospitals import audit
 from hospitals.http import AuthenticatedRequest
-from hospitals.models import AccessLog, Location, Region, User
+from hospitals.models import VSV, AccessLog, Location, Region, User
 from hospitals.permissions import can_view_statistics, has_role
 from refusals import exports, live
 from refusals.models import Alert, Refusal
+from refusals.outcomes import Outcomes, must_suppress, outcomes
 from refusals.services import alert_acknowledge
 from refusals.statistics import Filters, Period, Statistics, quarterly_report, region_locations, statistics
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-class StatisticsFilterForm(TiedErrorsMixin, forms.Form):
+
+class PeriodForm(TiedErrorsMixin, forms.Form):
     period = forms.ChoiceField(
         label=gettext_lazy("Period"),
         required=False,
@@ -44,26 +47,6 @@ class StatisticsFilterForm(TiedErrorsMixin, forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text=gettext_lazy("Empty: the last full quarter, or the current month or week."),
     )
-    location: forms.ModelChoiceField[Location] = forms.ModelChoiceField(
-        label=gettext_lazy("Location"),
-        required=False,
-        queryset=Location.objects.none(),
-        empty_label=gettext_lazy("all locations"),
-    )
-    reason = forms.ChoiceField(
-        label=gettext_lazy("Reason"),
-        required=False,
-        choices=[("", gettext_lazy("all reasons")), *Refusal.Reason.choices],
-    )
-    care_type = forms.ChoiceField(
-        label=gettext_lazy("Care type"),
-        required=False,
-        choices=[("", gettext_lazy("all care types")), *Refusal.CareType.choices],
-    )
-
-    def __init__(self, *args: Any, region: Region, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        form_field(self, "location", forms.ModelChoiceField).queryset = region_locations(region)
 
     def clean_start(self) -> date | None:
         start: date | None = self.cleaned_data.get("start")
@@ -79,10 +62,43 @@ class StatisticsFilterForm(TiedErrorsMixin, forms.Form):
             return Period.last_full_quarter(today) if kind == "quarter" else Period.containing(kind, today)
         return Period.containing(kind, start)
 
+
+class StatisticsFilterForm(PeriodForm):
+    location: forms.ModelChoiceField[Location] = forms.ModelChoiceField(
+        label=gettext_lazy("Location"),
+        required=False,
+        queryset=Location.objects.none(),
+        empty_label=gettext_lazy("all locations"),
+    )
+    vsv: forms.ModelChoiceField[VSV] = forms.ModelChoiceField(
+        label=gettext_lazy("VSV"),
+        required=False,
+        queryset=VSV.objects.none(),
+        empty_label=gettext_lazy("all VSVs"),
+        help_text=gettext_lazy("The refusing locations' obstetric partnership."),
+    )
+    reason = forms.ChoiceField(
+        label=gettext_lazy("Reason"),
+        required=False,
+        choices=[("", gettext_lazy("all reasons")), *Refusal.Reason.choices],
+    )
+    care_type = forms.ChoiceField(
+        label=gettext_lazy("Care type"),
+        required=False,
+        choices=[("", gettext_lazy("all care types")), *Refusal.CareType.choices],
+    )
+
+    def __init__(self, *args: Any, region: Region, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        form_field(self, "location", forms.ModelChoiceField).queryset = region_locations(region)
+        form_field(self, "vsv", forms.ModelChoiceField).queryset = VSV.objects.filter(region=region)
+
     def get_filters(self) -> Filters:
         location = self.cleaned_data.get("location")
+        vsv = self.cleaned_data.get("vsv")
         return Filters(
             location_id=location.pk if location else None,
+            vsv_id=vsv.pk if vsv else None,
             reason=self.cleaned_data.get("reason") or "",
             care_type=self.cleaned_data.get("care_type") or "",
         )
@@ -93,6 +109,24 @@ def _statistics_user(request: AuthenticatedRequest) -> User:
     if not has_role(user) or not (user.role in (User.Role.COORDINATOR, User.Role.NATIONAL_ADMIN) or user.is_superuser):
         raise PermissionDenied
     return user
+
+
+def _region_for(user: User, region_code: str) -> Region:
+    """The region asked for, if this user may see its statistics (404 unknown, 403 not theirs)."""
+    region = get_object_or_404(Region, code=region_code)
+    if not can_view_statistics(user, region):
+        raise PermissionDenied
+    return region
+
+
+def file_response(sheets: list[exports.Table], name: str, fmt: str) -> HttpResponse:
+    """Tables as a CSV (in the user's convention) or XLSX download called ``name``.``fmt``."""
+    if fmt == "csv":
+        response = HttpResponse(exports.tables_to_csv(sheets), content_type="text/csv; charset=utf-8")
+    else:
+        response = HttpResponse(exports.tables_to_xlsx(sheets), content_type=XLSX)
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response
 
 
 @require_GET
@@ -109,9 +143,7 @@ def statistics_index(request: AuthenticatedRequest) -> HttpResponse:
 @require_GET
 def statistics_region(request: AuthenticatedRequest, region_code: str) -> HttpResponse:
     user = _statistics_user(request)
-    region = get_object_or_404(Region, code=region_code)
-    if not can_view_statistics(user, region):
-        raise PermissionDenied
+    region = _region_for(user, region_code)
     form = StatisticsFilterForm(request.GET or None, region=region)
     context: dict[str, Any] = {"region": region, "form": form}
     if request.GET and not form.is_valid():
@@ -144,6 +176,7 @@ def statistics_region(request: AuthenticatedRequest, region_code: str) -> HttpRe
         regions=[r for r in Region.objects.order_by("name") if can_view_statistics(user, r)],
         csv_query=_with_format(request, "csv"),
         xlsx_query=_with_format(request, "xlsx"),
+        outcomes_query=_without_format(request),
         applied=_applied(form),
         report_quarter=_quarter_value(Period.containing("quarter", stats.period.start)),
     )
@@ -158,7 +191,68 @@ def statistics_region(request: AuthenticatedRequest, region_code: str) -> HttpRe
     return response
 
 
-def _log(request: AuthenticatedRequest, action: str, what: str, stats: Statistics, fmt: str = "") -> None:
+@require_GET
+def outcomes_region(request: AuthenticatedRequest, region_code: str) -> HttpResponse:
+    """Where clients went after a refusal, and to whom it happened (docs/refusals.md, "Outcomes")."""
+    user = _statistics_user(request)
+    region = _region_for(user, region_code)
+    form = StatisticsFilterForm(request.GET or {}, region=region)
+    context: dict[str, Any] = {"region": region, "form": form, "outcomes_page": True}
+    if not form.is_valid():
+        return render(request, "refusals/outcomes.html", context, status=400)
+    result = outcomes(region, form.get_period(), form.get_filters(), suppressed=must_suppress(user, region))
+    fmt = request.GET.get("format", "")
+    _log(
+        request,
+        AccessLog.Action.EXPORT if fmt in ("csv", "xlsx") else AccessLog.Action.VIEW,
+        "refusal outcomes",
+        result,
+        fmt=fmt if fmt in ("csv", "xlsx") else "",
+    )
+    if fmt in ("csv", "xlsx"):
+        name = f"refusal-outcomes-{region.code}-{result.period.label.replace(' ', '-')}"
+        return file_response(exports.outcome_tables(result), name, fmt)
+    context.update(
+        result=result,
+        tables=[
+            {
+                "id": "where",
+                "title": _("Where the client went"),
+                "head": _("Where the client went"),
+                "caption": _("Where clients went after the refusal"),
+                "cells": result.where,
+            },
+            {
+                "id": "called",
+                "title": _("Hospitals called"),
+                "head": _("Hospitals called in all"),
+                "caption": _("How many hospitals were called in all for the client"),
+                "cells": result.called,
+            },
+            {
+                "id": "referral",
+                "title": _("Kind of referral"),
+                "head": _("Practice and refusing location"),
+                "caption": _("Refusals within the practice's own VSV and across VSVs"),
+                "cells": result.referral,
+            },
+            {
+                "id": "distance",
+                "title": _("Distance"),
+                "head": _("Practice to refusing location"),
+                "caption": _("Distance from the practice's postcode to the refusing location"),
+                "cells": result.distance,
+            },
+        ],
+        regions=[r for r in Region.objects.order_by("name") if can_view_statistics(user, r)],
+        csv_query=_with_format(request, "csv"),
+        xlsx_query=_with_format(request, "xlsx"),
+        applied=_applied(form),
+    )
+    return render(request, "refusals/outcomes.html", context)
+
+
+def _log(request: AuthenticatedRequest, action: str, what: str, stats: Statistics | Outcomes, fmt: str = "") -> None:
     """One access-log entry for what was shown or exported: region, period, filters, format."""
     period, f = stats.period, stats.filters
     audit.record(
@@ -170,6 +264,7 @@ def _log(request: AuthenticatedRequest, action: str, what: str, stats: Statistic
             region=stats.region.code,
             period=_quarter_value(period) if period.kind == "quarter" else period.label,
             location=f.location_id,
+            vsv=f.vsv_id,
             reason=f.reason,
             care_type=f.care_type,
             format=fmt,
@@ -183,6 +278,8 @@ def _applied(form: StatisticsFilterForm) -> list[str]:
     out = []
     if data.get("location"):
         out.append(data["location"].name)
+    if data.get("vsv"):
+        out.append(data["vsv"].name)
     if data.get("reason"):
         out.append(str(Refusal.Reason(data["reason"]).label))
     if data.get("care_type"):
@@ -193,6 +290,12 @@ def _applied(form: StatisticsFilterForm) -> list[str]:
 def _with_format(request: HttpRequest, fmt: str) -> str:
     query = request.GET.copy()
     query["format"] = fmt
+    return query.urlencode()
+
+
+def _without_format(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("format", None)
     return query.urlencode()
 
 
@@ -208,9 +311,7 @@ def _csv(stats: Statistics) -> HttpResponse:
 
 
 def _xlsx(stats: Statistics) -> HttpResponse:
-    response = HttpResponse(
-        exports.to_xlsx(stats), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
+    response = HttpResponse(exports.to_xlsx(stats), content_type=XLSX)
     response["Content-Disposition"] = f'attachment; filename="{_filename(stats, "xlsx")}"'
     return response
 
@@ -278,9 +379,7 @@ class QuarterForm(TiedErrorsMixin, forms.Form):
 @require_GET
 def quarterly_report_view(request: AuthenticatedRequest, region_code: str) -> HttpResponse:
     user = _statistics_user(request)
-    region = get_object_or_404(Region, code=region_code)
-    if not can_view_statistics(user, region):
-        raise PermissionDenied
+    region = _region_for(user, region_code)
     form = QuarterForm(request.GET)
     context: dict[str, Any] = {"region": region, "form": form}
     if not form.is_valid():

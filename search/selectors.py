@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import functools
 import hashlib
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,9 +26,9 @@ from django.utils.translation import gettext_lazy
 
 from capacity.models import Unit
 from capacity.selectors import in_board_order, locations_with_units
+from core.geo import distance_km
 from hospitals.models import CareLevelRules, CareType, Location, Postcode, Region, User
 
-EARTH_RADIUS_KM = 6371.0088
 # Travel-time estimate (docs/search.md, "Travel-time estimate"): a line fitted to published
 # route-planner driving times between Dutch cities (search/data/road_times.csv), and for short
 # trips the town-traffic rule below when it is quicker.
@@ -242,15 +241,6 @@ def requirement_for(*, care: str, weeks: int | None, rules: CareLevelRules | Non
 
 
 # --- the search -------------------------------------------------------------------------------
-
-
-def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle (haversine) distance."""
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    dphi = phi2 - phi1
-    dlambda = math.radians(lon2 - lon1)
-    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))
 
 
 @dataclass(frozen=True)

@@ -151,6 +151,17 @@ def no_outage_carried_over() -> None:
 
 
 @pytest.fixture(autouse=True)
+def default_language() -> Iterator[None]:
+    """Each test starts in the site's default language: a request through the test client leaves the
+    language it negotiated active in this thread (LocaleMiddleware does not reset it)."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def second_factor_off(settings: Settings) -> None:
     """The suite runs with DATABASE_URL set, where MFA_ENFORCED defaults to on: off here (and for the
     live servers, tests/live_server.py), so tests log in with a password alone. The second factor's own

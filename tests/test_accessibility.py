@@ -174,7 +174,11 @@ def visits(world: World, screen_token: str) -> list[Visit]:
         Visit("search, unknown postcode", "midwife", goto("/search/?where=0000&care=begeleiding")),
         Visit("statistics", "coordinator", goto(f"/statistics/{region}/")),
         Visit("quarterly report", "coordinator", goto(f"/statistics/{region}/report/")),
+        Visit("after a refusal", "coordinator", goto(f"/statistics/{region}/outcomes/")),
+        Visit("after a refusal, suppressed", "national_admin", goto(f"/statistics/{region}/outcomes/")),
+        Visit("regions compared", "coordinator", goto("/statistics/benchmark/")),
         Visit("wall-screen links", "coordinator", goto("/screens/")),
+        Visit("alert e-mails", "coordinator", goto("/accounts/alert-emails/")),
         Visit("accounts", "org_admin", goto("/accounts/members/")),
         Visit("care-level rules", "national_admin", goto("/search/rules/")),
     ]

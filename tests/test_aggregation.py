@@ -20,7 +20,7 @@ from pytest_django import Settings
 from capacity.models import Unit
 from config.celery import app
 from refusals import aggregation
-from refusals.models import Refusal, RefusalDaily, RefusalHourly, RefusalTally
+from refusals.models import Refusal, RefusalDaily, RefusalHourly, RefusalMonthly, RefusalTally
 from refusals.services import RefusalInput, refusal_correct, refusal_register, refusal_withdraw
 from tests.conftest import World
 
@@ -56,6 +56,7 @@ def local(dt: datetime) -> datetime:
 
 def assert_consistent() -> None:
     assert aggregation.daily_from_rollups() == aggregation.daily_from_refusals()
+    assert aggregation.monthly_from_rollups() == aggregation.by_month(aggregation.daily_from_refusals())
     assert aggregation.hourly_from_rollups() == aggregation.hourly_from_refusals()
     assert not aggregation.pending().exists()
 
@@ -294,6 +295,11 @@ def test_rebuild_equals_live_rollups(world: World, django_capture_on_commit_call
                     "day", "region_id", "location_id", "care_type", "reason", "count", "count_board_showed_room"
                 )
             ),
+            sorted(
+                RefusalMonthly.objects.values_list(
+                    "month", "region_id", "location_id", "care_type", "reason", "count", "count_board_showed_room"
+                )
+            ),
             sorted(RefusalHourly.objects.values_list("region_id", "location_id", "weekday", "hour", "count")),
             sorted(
                 RefusalTally.objects.values_list(
@@ -318,6 +324,7 @@ def test_rebuild_equals_live_rollups(world: World, django_capture_on_commit_call
         "counted": 3,
         "withdrawn": 1,
         "daily_rows": RefusalDaily.objects.count(),
+        "monthly_rows": RefusalMonthly.objects.count(),
         "hourly_rows": RefusalHourly.objects.count(),
     }
     assert snapshot() == live
@@ -396,7 +403,7 @@ def test_command_rebuilds_and_checks(world: World) -> None:
 
     out = StringIO()
     call_command("rebuild_refusal_rollups", stdout=out)
-    assert "from 2 refusals (2 counted, 0 withdrawn): 2 daily rows, 2 hourly rows" in out.getvalue()
+    assert "from 2 refusals (2 counted, 0 withdrawn): 2 daily rows, 2 monthly rows, 2 hourly rows" in out.getvalue()
 
     out = StringIO()
     call_command("rebuild_refusal_rollups", "--check", stdout=out)

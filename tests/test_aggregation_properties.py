@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 
 from config.celery import app
 from refusals import aggregation
-from refusals.models import Refusal, RefusalDaily, RefusalEvent, RefusalHourly, RefusalTally
+from refusals.aggregation import DailyKey
+from refusals.models import Refusal, RefusalDaily, RefusalEvent, RefusalHourly, RefusalMonthly, RefusalTally
 from refusals.services import RefusalInput, refusal_correct, refusal_register, refusal_withdraw
 from tests.conftest import World
 
@@ -69,29 +70,34 @@ def eager_tasks() -> Iterator[None]:
 def fresh_state() -> None:
     RefusalTally.objects.all().delete()
     RefusalDaily.objects.all().delete()
+    RefusalMonthly.objects.all().delete()
     RefusalHourly.objects.all().delete()
     RefusalEvent.objects.all().delete()  # a queryset delete: the append-only guard is on instances
     Refusal.objects.all().delete()
 
 
 def rollups_match_tallies() -> None:
-    daily: Counter[tuple[object, ...]] = Counter()
-    room: Counter[tuple[object, ...]] = Counter()
+    daily: Counter[DailyKey] = Counter()
+    room: Counter[DailyKey] = Counter()
     hourly: Counter[tuple[object, ...]] = Counter()
     for t in RefusalTally.objects.filter(day__isnull=False):
+        assert t.day and t.region_id and t.location_id  # tallies of a day always have all three
         key = (t.day, t.region_id, t.location_id, t.care_type, t.reason)
         daily[key] += 1
         room[key] += int(t.board_showed_room)
         hourly[(t.region_id, t.location_id, t.weekday, t.hour)] += 1
     assert aggregation.daily_from_rollups() == {k: (n, room[k]) for k, n in daily.items()}
+    assert aggregation.monthly_from_rollups() == aggregation.by_month({k: (n, room[k]) for k, n in daily.items()})
     assert aggregation.hourly_from_rollups() == dict(hourly)
     # Nothing kept at zero.
     assert not RefusalDaily.objects.filter(count=0).exists()
+    assert not RefusalMonthly.objects.filter(count=0).exists()
     assert not RefusalHourly.objects.filter(count=0).exists()
 
 
 def rollups_match_refusals() -> None:
     assert aggregation.daily_from_rollups() == aggregation.daily_from_refusals()
+    assert aggregation.monthly_from_rollups() == aggregation.by_month(aggregation.daily_from_refusals())
     assert aggregation.hourly_from_rollups() == aggregation.hourly_from_refusals()
     # The totals a coordinator reads.
     total = Refusal.objects.filter(withdrawn_at__isnull=True).count()

@@ -1,4 +1,4 @@
-"""Spike alerts: raised once per episode, ended when over, recorded, e-mailed, acknowledged."""
+"""Spike alerts: raised once per episode, ended when over, recorded, e-mailed (and who may opt out), acknowledged."""
 
 from __future__ import annotations
 
@@ -12,11 +12,14 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.core.exceptions import PermissionDenied
+from django.core.mail.backends import locmem
 from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from capacity.models import Unit
-from hospitals.models import Location
+from hospitals.models import AccessLog, Location, User
+from hospitals.services import user_set_alert_emails
 from refusals import alerts
 from refusals.models import Alert, Refusal
 from tests.conftest import World
@@ -60,9 +63,9 @@ def test_three_refusals_at_one_location_within_six_hours_raise_one_alert(world: 
     assert alert.region == world.region
     assert third.pk in alert.detail["refusals"] and alert.detail["threshold"] == 3
     assert alert.acknowledged_at is None and alert.ended_at is None and alert.emailed_at is not None
-    # One e-mail, to the region's coordinator only, in Dutch.
+    # One e-mail, to the region's coordinator and the national administrator (both in Bcc), in Dutch.
     [message] = mail.outbox
-    assert message.to == [world.coordinator.email]
+    assert message.to == [] and message.bcc == [world.coordinator.email, world.national_admin.email]
     assert "WKZ Utrecht" in message.subject and "3 weigeringen" in message.subject
     assert "/statistics/midden/" in message.body
 
@@ -156,20 +159,111 @@ def test_one_open_alert_per_subject_is_a_database_rule(world: World) -> None:
     Alert.objects.create(kind="location_spike", key="spike:location:1", region=world.region, count=5)  # a new episode
 
 
-def test_no_coordinator_e_mail_without_address_and_no_other_recipients(world: World, run) -> None:
+def test_no_e_mail_without_address_and_no_other_recipients(world: World, run) -> None:
     world.coordinator.email = ""
     world.coordinator.save()
     for minutes in (3, 2, 1):
         refuse(world, minutes)
     assert run()["raised"] == 1
-    assert mail.outbox == []  # nobody else (midwife, staff, national admin) is written to
+    [message] = mail.outbox  # nobody else (midwife, staff, organisation administrator) is written to
+    assert message.bcc == [world.national_admin.email]
+    User.objects.filter(pk=world.national_admin.pk).update(email="")
+    alerts.notify(raise_other_alert(world).pk)
+    assert len(mail.outbox) == 1  # nobody with an address: nothing sent
+
+
+def raise_other_alert(world: World) -> Alert:
+    """An open alert in the other region (ROAZ West), not yet e-mailed."""
+    return Alert.objects.create(
+        kind=Alert.Kind.LOCATION_SPIKE,
+        key=alerts.spike_key(world.far_location.pk),
+        region=world.other_region,
+        location=world.far_location,
+        count=3,
+        detail={"refusals": [], "threshold": 3, "window_hours": 6},
+    )
+
+
+def test_national_admin_gets_the_e_mail_of_an_alert_in_any_region(world: World) -> None:
+    alert = raise_other_alert(world)
+    alerts.notify(alert.pk)
+    [message] = mail.outbox
+    # Not the coordinator of Midden-Nederland: the alert is West's, which has no coordinator here.
+    assert message.bcc == [world.national_admin.email]
+    assert "ROAZ West" in message.subject and "LUMC Leiden" in message.subject
+
+
+def test_coordinators_of_another_region_are_not_written_to(world: World) -> None:
+    west = User.objects.create_user(
+        username="west", password="x" * 14, role=User.Role.COORDINATOR, region=world.other_region, email="w@example.org"
+    )
+    alerts.notify(raise_other_alert(world).pk)
+    assert [m.bcc for m in mail.outbox] == [[world.national_admin.email, west.email]]
+
+
+def test_every_active_national_admin_who_wants_it(world: World) -> None:
+    def admin(username: str, **kw: object) -> User:
+        return User.objects.create_user(
+            username=username, password="x" * 14, role=User.Role.NATIONAL_ADMIN, email=f"{username}@example.org", **kw
+        )
+
+    admin("second")
+    admin("opted_out", alert_emails=False)
+    admin("gone", is_active=False)
+    User.objects.create_user(username="super", password="x" * 14, is_superuser=True, email="super@example.org")
+    alerts.notify(raise_other_alert(world).pk)
+    assert [m.bcc for m in mail.outbox] == [["national_admin@example.org", "second@example.org"]]
+
+
+def test_opted_out_national_admin_and_coordinator_get_no_e_mail_but_keep_the_banner(
+    world: World, run, published_alerts: list[int]
+) -> None:
+    User.objects.filter(pk__in=[world.national_admin.pk, world.coordinator.pk]).update(alert_emails=False)
+    for minutes in (3, 2, 1):
+        refuse(world, minutes)
+    assert run()["raised"] == 1
+    assert mail.outbox == []
+    assert published_alerts == [world.region.pk]  # the banner is pushed regardless
+    User.objects.filter(pk=world.coordinator.pk).update(alert_emails=True)
+    alerts.notify(raise_other_alert(world).pk)
+    assert mail.outbox == []  # West's alert: the coordinator of Midden is not written to either
+
+
+def test_recipients_do_not_see_each_other(world: World) -> None:
+    alerts.notify(raise_alert_in_midden(world).pk)
+    [message] = mail.outbox
+    assert message.to == [] and message.cc == []
+    assert sorted(message.recipients()) == sorted([world.coordinator.email, world.national_admin.email])
+    sent = message.message()
+    assert sent["To"] == "undisclosed-recipients:;" and sent["Bcc"] is None and sent["Cc"] is None
+    text = sent.as_string()
+    assert world.coordinator.email not in text and world.national_admin.email not in text
+
+
+def raise_alert_in_midden(world: World) -> Alert:
+    return Alert.objects.create(
+        kind=Alert.Kind.LOCATION_SPIKE,
+        key=alerts.spike_key(world.location.pk),
+        region=world.region,
+        location=world.location,
+        count=3,
+        detail={"refusals": [], "threshold": 3, "window_hours": 6},
+    )
+
+
+@pytest.fixture
+def published_alerts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The regions whose banner notify pushed (the push itself: tests/test_consumers_refusals.py)."""
+    regions: list[int] = []
+    monkeypatch.setattr(alerts.live, "alerts_changed", regions.append)
+    return regions
 
 
 def test_failed_e_mail_is_logged_and_can_be_retried(world: World, run, monkeypatch, caplog) -> None:
     def broken(*_a: object, **_k: object) -> None:
         raise OSError("smtp down")
 
-    monkeypatch.setattr(alerts, "send_mail", broken)
+    monkeypatch.setattr(locmem.EmailBackend, "send_messages", broken)
     for minutes in (3, 2, 1):
         refuse(world, minutes)
     assert run()["raised"] == 1
@@ -180,6 +274,53 @@ def test_failed_e_mail_is_logged_and_can_be_retried(world: World, run, monkeypat
     assert len(mail.outbox) == 1
     alerts.notify(alert.pk)  # claimed: not sent twice
     assert len(mail.outbox) == 1
+
+
+def test_switching_alert_emails_off_and_on_is_recorded(world: World) -> None:
+    def changes() -> list[AccessLog]:
+        return list(AccessLog.objects.filter(action=AccessLog.Action.ACCOUNT_CHANGE).order_by("at", "id"))
+
+    user = user_set_alert_emails(user=world.national_admin, on=False, by=world.national_admin)
+    world.national_admin.refresh_from_db()
+    assert user.alert_emails is False and world.national_admin.alert_emails is False
+    [entry] = changes()
+    assert (entry.user, entry.username, entry.role, entry.what, entry.object_id) == (
+        world.national_admin,
+        "national_admin",
+        "national_admin",
+        "account",
+        str(world.national_admin.pk),
+    )
+    assert entry.scope == "change=changed username=national_admin alert_emails=True->False"
+    user_set_alert_emails(user=world.national_admin, on=False, by=world.national_admin)
+    assert len(changes()) == 1  # already off: nothing happened, nothing to record
+    user_set_alert_emails(user=world.coordinator, on=False, by=world.coordinator)
+    user_set_alert_emails(user=world.coordinator, on=True, by=world.coordinator)
+    assert [e.scope.split()[-1] for e in changes()] == [
+        "alert_emails=True->False",
+        "alert_emails=True->False",
+        "alert_emails=False->True",
+    ]
+    assert [e.username for e in changes()] == ["national_admin", "coordinator", "coordinator"]
+
+
+@pytest.mark.parametrize(
+    ("by", "account"),
+    [
+        ("coordinator", "national_admin"),  # someone else's inbox
+        ("national_admin", "coordinator"),
+        ("midwife", "midwife"),  # roles that get no alerts
+        ("staff", "staff"),
+        ("org_admin", "org_admin"),
+        ("no_role", "no_role"),
+    ],
+)
+def test_only_the_owner_with_an_alert_role_may_switch(world: World, by: str, account: str) -> None:
+    people = world.personas()
+    with pytest.raises(PermissionDenied):
+        user_set_alert_emails(user=people[account], on=False, by=people[by])
+    assert User.objects.get(pk=people[account].pk).alert_emails is True
+    assert not AccessLog.objects.filter(action=AccessLog.Action.ACCOUNT_CHANGE).exists()
 
 
 EMBEDDED_BEAT_SCRIPT = """

@@ -38,4 +38,4 @@ def test_worker_raises_a_spike_alert_once(world: World, redis_worker: str) -> No
     alert = Alert.objects.get()
     assert (alert.kind, alert.location_id, alert.count) == ("location_spike", world.location.pk, 3)
     assert alert.emailed_at is not None
-    assert [m.to for m in mail.outbox] == [[world.coordinator.email]]
+    assert [m.bcc for m in mail.outbox] == [[world.coordinator.email, world.national_admin.email]]

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from capacity.models import ApiToken
+from hospitals.models import VSV
 from refusals import aggregation
 from refusals.models import Refusal
 from tests.api_support import Api, org_token, region_token
@@ -15,16 +16,16 @@ from tests.conftest import World
 
 
 def _refusal(world: World, **extra: object) -> Refusal:
-    refusal = Refusal.objects.create(
-        location=world.location,
-        region=world.region,
-        care_type=Refusal.CareType.OVERDRACHT,
-        reason=Refusal.Reason.NO_STAFF,
-        outcome=Refusal.Outcome.UNKNOWN,
-        registered_by=world.midwife,
-        occurred_at=timezone.now() - timedelta(minutes=5),
-        **extra,
-    )
+    values: dict[str, object] = {
+        "location": world.location,
+        "region": world.region,
+        "care_type": Refusal.CareType.OVERDRACHT,
+        "reason": Refusal.Reason.NO_STAFF,
+        "outcome": Refusal.Outcome.UNKNOWN,
+        "registered_by": world.midwife,
+        "occurred_at": timezone.now() - timedelta(minutes=5),
+    }
+    refusal = Refusal.objects.create(**(values | extra))
     aggregation.aggregate(refusal.pk)
     return refusal
 
@@ -66,3 +67,23 @@ def test_anonymous_unknown_region_and_bad_date(world: World) -> None:
     assert api.get("/regions/nowhere/refusal-statistics").status_code == 404
     assert api.get("/regions/midden/refusal-statistics?date=9999-12-01").status_code == 422
     assert api.get("/regions/midden/refusal-statistics?period=year").status_code == 422
+
+
+def test_a_vsv_filter_and_the_counts_per_vsv(world: World) -> None:
+    utrecht = VSV.objects.create(name="VSV Utrecht", region=world.region)
+    elsewhere = VSV.objects.create(name="VSV Leiden", region=world.other_region)
+    world.location.vsv = utrecht
+    world.location.save()
+    _refusal(world)
+    _refusal(world, location=world.other_location)  # no VSV known
+    api = Api(region_token(world.region, world.coordinator))
+
+    body = api.get("/regions/midden/refusal-statistics").json()
+    assert body["vsv"] is None and body["total"] == 2
+    assert [(r["id"], r["count"]) for r in body["per_vsv"]] == [(utrecht.pk, 1), (None, 1)]
+    only = api.get(f"/regions/midden/refusal-statistics?vsv={utrecht.pk}").json()
+    assert only["vsv"] == utrecht.pk and only["total"] == 1
+    assert [r["id"] for r in only["per_location"]] == [world.location.pk]
+    # Another region's VSV does not exist here; nonsense is refused.
+    assert api.get(f"/regions/midden/refusal-statistics?vsv={elsewhere.pk}").status_code == 404
+    assert api.get("/regions/midden/refusal-statistics?vsv=x").status_code == 422

@@ -1,4 +1,5 @@
-"""The synthetic-data command: counts, validity, shape (night peak, uneven hospitals), rollups, clearing."""
+"""The synthetic-data command: counts, validity, shape (night peak, uneven hospitals), birth centres, rollups,
+clearing."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from hospitals.models import Location, User
 from refusals import aggregation
 from refusals.management.commands.generate_refusals import NOTE, USERNAME_PREFIX
 from refusals.models import Refusal, RefusalEvent, RefusalTally
+from refusals.services import RefusalInput, validate_refusal
+from refusals.statistics import Filters, Period, statistics
 from tests.conftest import World
 
 pytestmark = pytest.mark.django_db
@@ -216,3 +219,95 @@ def test_no_patient_identifiers_in_notes(many: World) -> None:
         assert not re.search(r"\d", note)  # no BSN, date of birth, postcode or phone number
     for event in RefusalEvent.objects.all()[:200]:
         assert event.after["note"] == NOTE
+
+
+# --- birth centres --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def reference(db: None) -> Location:
+    """The reference data (79 locations); its one stand-alone birth centre, Bevalcentrum Zuid."""
+    call_command("load_reference_data", stdout=StringIO())
+    return Location.objects.get(kind=Location.Kind.BIRTH_CENTRE)
+
+
+def birth_centre_can_take(r: Refusal) -> bool:
+    """The search's rule for a birth centre: begeleiding at term; from 42 weeks care passes to the hospital."""
+    return r.care_type == Refusal.CareType.BEGELEIDING and (
+        r.gestational_weeks is None or 37 <= r.gestational_weeks <= 41
+    )
+
+
+def test_birth_centres_get_refusals_they_could_be_asked_for(reference: Location) -> None:
+    birth_centre = reference
+    generate("--years", "1", "--total", "4000", "--seed", "2026", "--capacity-history")
+    at_centre = list(Refusal.objects.filter(location=birth_centre))
+    # Its 3 rooms weigh as 3 delivery-suite beds: 0.28% of the refusals with this seed's factor.
+    assert 0.001 <= len(at_centre) / 4000 <= 0.02
+    for r in at_centre:
+        r.full_clean()
+        # What the refusal form accepts (its age limit aside: judged when it was registered).
+        validate_refusal(
+            RefusalInput(
+                occurred_at=r.occurred_at,
+                location_id=r.location_id,
+                care_type=r.care_type,
+                reason=r.reason,
+                outcome=r.outcome,
+                gestational_weeks=r.gestational_weeks,
+                outcome_location_id=r.outcome_location_id,
+                hospitals_called=r.hospitals_called,
+                note=r.note,
+            ),
+            now=r.registered_at,
+        )
+        assert birth_centre_can_take(r), (r.care_type, r.gestational_weeks)
+        assert r.reason != Refusal.Reason.NO_NEONATAL_BED
+        assert {u["kind"] for u in r.board_snapshot["units"]} == {Unit.Kind.BIRTH_CENTRE}
+    # Nobody a birth centre cannot take was taken in at one instead.
+    for r in Refusal.objects.filter(outcome_location__kind=Location.Kind.BIRTH_CENTRE):
+        assert birth_centre_can_take(r), (r.care_type, r.gestational_weeks)
+
+    # The coordinator's statistics show them, quarter by quarter.
+    counted = sum(r.withdrawn_at is None for r in at_centre)
+    assert counted > 0
+    today = timezone.localdate()
+    quarter = Period.containing("quarter", today - timedelta(days=370))
+    shown = 0
+    while quarter.start <= today:
+        shown += statistics(birth_centre.region, quarter, Filters(location_id=birth_centre.pk)).total
+        quarter = Period.containing("quarter", quarter.end)
+    assert shown == counted
+
+    # Its rooms get admission stops in the capacity history too.
+    stops = CapacityEvent.objects.filter(unit__location=birth_centre, after__status=Unit.Status.STOP)
+    assert stops.exists()
+    assert {e.unit.kind for e in stops} == {Unit.Kind.BIRTH_CENTRE}
+
+
+def test_a_birth_centre_without_rooms_gets_no_refusals(many: World) -> None:
+    def centre(slug: str, **extra: object) -> Location:
+        return Location.objects.create(
+            slug=slug,
+            name=f"Geboortecentrum {slug}",
+            organisation=many.hospital,
+            region=many.region,
+            kind=Location.Kind.BIRTH_CENTRE,
+            acute_obstetrics=False,
+            city="Stad",
+            latitude=52.09,
+            longitude=5.12,
+            **extra,
+        )
+
+    with_rooms = centre("met-kamers")
+    Unit.objects.create(location=with_rooms, kind=Unit.Kind.BIRTH_CENTRE, staffed_total=4, available=1)
+    centre("zonder-kamers")  # no unit: not on the board, not in the refusal form
+    closed = centre("gesloten", active=False)
+    Unit.objects.create(location=closed, kind=Unit.Kind.BIRTH_CENTRE, staffed_total=4, available=1)
+    generate("--years", "1", "--total", "1500", "--seed", "8")
+    per_location = Counter(Refusal.objects.values_list("location__slug", flat=True))
+    assert per_location["met-kamers"] > 0
+    assert per_location["zonder-kamers"] == per_location["gesloten"] == 0
+    for r in Refusal.objects.filter(location=with_rooms):
+        assert birth_centre_can_take(r)

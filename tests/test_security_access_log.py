@@ -24,10 +24,10 @@ from pytest_django import Settings
 from capacity.models import ApiToken, BoardToken
 from capacity.services import board_token_issue
 from hospitals import audit
-from hospitals.models import AccessLog, User
+from hospitals.models import VSV, AccessLog, User
 from hospitals.tasks import purge_access_log
 from tests.api_support import Api, region_token
-from tests.conftest import World
+from tests.conftest import PASSWORD, World
 
 URL = "/accounts/access-log/"
 
@@ -99,6 +99,32 @@ def quarterly_report(world: World) -> tuple[Callable[[], Any], Expected]:
     return lambda: c.get("/statistics/midden/report/?quarter=" + _a_listed_quarter()), Expected(
         "view", "quarterly report", "national_admin", "midden", ("region=midden",), "/statistics/midden/report/"
     )
+
+
+def outcomes_page(world: World) -> tuple[Callable[[], Any], Expected]:
+    c = signed_in(world, "coordinator")
+    return lambda: c.get("/statistics/midden/outcomes/?vsv="), Expected(
+        "view", "refusal outcomes", "coordinator", "midden", ("region=midden",), "/statistics/midden/outcomes/"
+    )
+
+
+def benchmark_export(world: World) -> tuple[Callable[[], Any], Expected]:
+    c = signed_in(world, "coordinator")
+    return lambda: c.get("/statistics/benchmark/?format=csv"), Expected(
+        "export", "region benchmark", "coordinator", "", ("format=csv",), "/statistics/benchmark/"
+    )
+
+
+def practice_vsv(world: World) -> tuple[Callable[[], Any], Expected]:
+    vsv = VSV.objects.create(name="VSV Utrecht", region=world.region)
+    User.objects.create_user(username="praktijkbeheer", password=PASSWORD, role=User.Role.ORG_ADMIN,
+                             organisation=world.practice)  # fmt: skip
+    c = Client()
+    c.force_login(User.objects.get(username="praktijkbeheer"))
+    return lambda: c.post("/accounts/vsv/", {"vsv": vsv.pk}), Expected(
+        "setting_change", "organisation", "praktijkbeheer", str(world.practice.pk), (f"vsv=-->{vsv.pk}",),
+        "/accounts/vsv/",
+    )  # fmt: skip
 
 
 def _a_listed_quarter() -> str:
@@ -208,16 +234,28 @@ def access_log_export(world: World) -> tuple[Callable[[], Any], Expected]:
     )
 
 
+def alert_emails_off(world: World) -> tuple[Callable[[], Any], Expected]:
+    c = signed_in(world, "coordinator")
+    path = "/accounts/alert-emails/"
+    return lambda: c.post(path, {}), Expected(
+        "account_change", "account", "coordinator", str(world.coordinator.pk), ("alert_emails=True->False",), path
+    )
+
+
 CASES: dict[str, Case] = {
     "statistics page": statistics_page,
     "statistics csv": statistics_export("csv"),
     "statistics xlsx": statistics_export("xlsx"),
     "quarterly report": quarterly_report,
+    "after a refusal": outcomes_page,
+    "regions compared csv": benchmark_export,
+    "practice vsv": practice_vsv,
     "refusal list": refusal_list,
     "member create": member_create,
     "member deactivate": member_deactivate,
     "member activate": member_activate,
     "admin role change": admin_role_change,
+    "alert e-mails off": alert_emails_off,
     "board token issue": board_token_create,
     "board token revoke": board_token_revoke,
     "api token issue": api_token_create,

@@ -69,10 +69,11 @@ def test_the_staff_form_refuses_what_the_api_refuses_with_a_message_at_the_field
 
 def test_the_service_refuses_more_beds_than_the_limit_for_every_caller() -> None:
     from django.core.exceptions import ValidationError
+    from django.utils import translation
 
     from capacity.services import CapacityChange, validate_change
 
-    with pytest.raises(ValidationError) as error:
+    with translation.override("en"), pytest.raises(ValidationError) as error:
         validate_change(CapacityChange(staffed_total=MAX_BEDS + 1, available=0, status="open"))
     assert "at most 999" in str(error.value.message_dict["staffed_total"])
 

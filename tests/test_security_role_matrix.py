@@ -124,6 +124,11 @@ MATRIX: dict[str, Route] = {
         fixed("/accounts/second-factor/recovery-codes/"), get=SIGNED_IN, post=SIGNED_IN
     ),
     "hospitals:mfa_new_recovery_codes": Route(fixed("/accounts/second-factor/recovery-codes/new/"), post=SIGNED_IN),
+    # one's own alert e-mails: the roles that get them
+    "hospitals:alert_emails": Route(fixed("/accounts/alert-emails/"), get=STATS, post=STATS),
+    # Only a midwifery practice's administrator; the matrix's org_admin runs a hospital
+    # (tests/test_views_practice_vsv.py has the practice's administrator).
+    "hospitals:practice_vsv": Route(fixed("/accounts/vsv/"), get=frozenset(), post=frozenset()),
     "hospitals:phones": Route(fixed("/accounts/phones/"), get=PHONE_ADMINS),
     "hospitals:phone_edit": Route(
         lambda t: f"/accounts/phones/{t.world.location.pk}/", get=PHONE_ADMINS, post=PHONE_ADMINS
@@ -145,6 +150,8 @@ MATRIX: dict[str, Route] = {
     "refusals:statistics": Route(fixed("/statistics/"), get=STATS),
     "refusals:statistics_region": Route(lambda t: f"/statistics/{t.world.region.code}/", get=STATS),
     "refusals:quarterly_report": Route(lambda t: f"/statistics/{t.world.region.code}/report/", get=STATS),
+    "refusals:benchmark": Route(fixed("/statistics/benchmark/"), get=STATS),
+    "refusals:outcomes": Route(lambda t: f"/statistics/{t.world.region.code}/outcomes/", get=STATS),
     "refusals:alert_acknowledge": Route(lambda t: f"/alerts/{t.alert.pk}/acknowledge/", post=STATS),
     # the API: bearer tokens only (scopes: tests/test_api_*.py)
     "api_events": Route(lambda t: f"/api/v1/events/?region={t.world.region.code}", get=frozenset(), auth="token"),

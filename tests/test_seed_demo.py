@@ -43,7 +43,7 @@ def test_enforced_gives_the_required_accounts_the_demo_secret(reference: None, s
     output = seed()
     assert DEMO_TOTP_SECRET in output and "otpauth://totp/" in output
     with_device = set(TOTPDevice.objects.filter(confirmed=True).values_list("user__username", flat=True))
-    assert with_device == {"coordinator", "beheerder", "landelijk"}
+    assert with_device == {"coordinator", "beheerder", "praktijkbeheerder", "landelijk"}
     device = TOTPDevice.objects.get(user__username="coordinator")
     assert device.verify_token(totp(base64.b32decode(DEMO_TOTP_SECRET)))
     seed()  # again: still one device each, the same secret
@@ -55,3 +55,14 @@ def test_embedded_demo_has_no_second_factor(reference: None) -> None:
     assert DEMO_TOTP_SECRET not in output
     assert not TOTPDevice.objects.exists()
     assert User.objects.filter(username="coordinator").exists()
+
+
+def test_the_demo_region_gets_demo_vsvs_and_a_practice_administrator(reference: None) -> None:
+    seed()
+    location = Location.objects.get(slug=DEMO_LOCATION)
+    assert location.vsv is not None and location.vsv.name == "VSV Utrecht (demo)"
+    admin = User.objects.get(username="praktijkbeheerder")
+    assert admin.role == User.Role.ORG_ADMIN and admin.organisation is not None
+    assert admin.organisation.kind == Organisation.Kind.MIDWIFERY_PRACTICE
+    seed()  # again: nothing doubled
+    assert location.vsv.locations.count() == 1

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
+from django.conf import settings
 from django.db.models import Count
+from django.utils import translation
 
 from capacity.models import CapacityEvent, Unit
 from hospitals.permissions import can_view_statistics
@@ -173,7 +175,8 @@ def test_period_parts() -> None:
     assert q4.days_done(date(2027, 1, 5)) == 92 and q4.days_done(date(2026, 9, 1)) == 0
     first = q4.previous().first_days(60)
     assert (first.start, first.last_day, first.whole, q4.whole) == (date(2026, 7, 1), date(2026, 8, 29), False, True)
-    assert first.title == "Q3 2026, eerste 60 dagen" and q4.title == "Q4 2026"  # Dutch by default
+    with translation.override(settings.LANGUAGE_CODE):  # the site's default language: Dutch
+        assert first.title == "Q3 2026, eerste 60 dagen" and q4.title == "Q4 2026"
     assert q4.year_earlier() == Period.containing("quarter", date(2025, 10, 1))
     week = Period.containing("week", date(2026, 11, 25))
     assert week.year_earlier().start == week.start - timedelta(weeks=52)  # the same weekday, ISO week 48
@@ -203,3 +206,100 @@ def test_a_running_period_is_provisional_and_compared_on_equal_terms(world: Worl
     done = statistics(world.region, q4, Filters(), now=datetime(2027, 1, 2, tzinfo=ZONE))
     assert not done.provisional and done.compared == q4.previous() and done.previous_total == 4
     assert done.year_earlier_total == 2
+
+
+def test_any_period_from_months_and_edge_days_matches_the_refusals(world: World) -> None:
+    """Whole months come from RefusalMonthly, the edge days from RefusalDaily: together exactly the refusals."""
+    import random
+
+    from refusals.statistics import monthly_counts, rollup_rows, rollup_total
+
+    rng = random.Random(13)
+    first = datetime(2026, 1, 1, 0, 0, tzinfo=ZONE)
+    locations = [world.location, world.other_location]
+    for _i in range(300):
+        make_refusal(
+            world,
+            first + timedelta(minutes=rng.randrange(0, 200 * 24 * 60)),
+            location=rng.choice(locations),
+            reason=rng.choice(["no_staff", "no_delivery_room"]),
+            care_type=rng.choice(["overdracht", "begeleiding"]),
+            board_showed_room=rng.random() < 0.3,
+            withdrawn_at=first if rng.random() < 0.05 else None,
+        )
+    # Midnight around a month edge in Dutch time lands in the right month.
+    make_refusal(world, datetime(2026, 3, 31, 23, 59, tzinfo=ZONE))
+    make_refusal(world, datetime(2026, 4, 1, 0, 0, tzinfo=ZONE))
+    aggregation.rebuild()
+
+    def direct(p: Period, f: Filters) -> dict[tuple[int, str, str], tuple[int, int]]:
+        start, end = p.bounds()
+        qs = Refusal.objects.filter(
+            region=world.region, occurred_at__gte=start, occurred_at__lt=end, withdrawn_at__isnull=True
+        )
+        if f.location_id:
+            qs = qs.filter(location_id=f.location_id)
+        if f.reason:
+            qs = qs.filter(reason=f.reason)
+        rows = qs.values_list("location_id", "care_type", "reason").annotate(
+            n=Count("id"), room=Count("id", filter=models.Q(board_showed_room=True))
+        )
+        return {(loc, ct, rs): (n, room) for loc, ct, rs, n, room in rows.order_by()}
+
+    from django.db import models
+
+    periods = [
+        Period.containing("quarter", date(2026, 2, 10)),
+        Period.containing("month", date(2026, 4, 1)),
+        Period.containing("week", date(2026, 3, 31)),  # Monday 30 March to Sunday 5 April
+        Period.containing("quarter", date(2026, 5, 1)).first_days(61),  # two months and a day
+        Period("quarter", date(2026, 1, 15), date(2026, 6, 20)),  # edges on both sides
+        Period("month", date(2026, 2, 3), date(2026, 2, 25)),  # inside one month
+    ]
+    for p in periods:
+        for f in (Filters(), Filters(location_id=world.other_location.pk, reason="no_staff")):
+            expected = direct(p, f)
+            assert rollup_rows(world.region, p, f) == expected, (p, f)
+            assert rollup_total(world.region, p, f) == sum(n for n, _room in expected.values())
+    stats = statistics(world.region, periods[4], Filters())
+    assert stats.total == sum(n for n, _room in direct(periods[4], Filters()).values())
+    months = monthly_counts(world.region, date(2026, 1, 1), date(2026, 8, 1), Filters())
+    assert months[date(2026, 3, 1)] == sum(
+        n for n, _room in direct(Period.containing("month", date(2026, 3, 1)), Filters()).values()
+    )
+    assert sum(months.values()) == Refusal.objects.filter(region=world.region, withdrawn_at__isnull=True).count()
+
+
+def test_a_stop_open_since_long_before_the_period_counts_from_its_start(world: World) -> None:
+    """Only the status at the period's start is read of the history before it."""
+    q3 = Period("quarter", date(2026, 7, 1), date(2026, 10, 1))
+    start, end = q3.bounds()
+    stop_event(world.unit, start - timedelta(days=400), "open", "stop")
+    for days in range(399, 0, -50):  # bed counts changed during the stop: no transitions
+        stop_event(world.unit, start - timedelta(days=days), "stop", "stop")
+    stop_event(world.other_unit, start - timedelta(days=30), "open", "stop")  # began and ended before
+    stop_event(world.other_unit, start - timedelta(days=29), "stop", "open")
+    stops = {
+        r["name"]: (r["count"], r["hours"]) for r in admission_stops(world.region, q3, now=end + timedelta(days=1))
+    }
+    assert stops == {"WKZ Utrecht": (0, 92 * 24.0)}
+
+
+def test_per_vsv_and_a_vsv_filter(world: World) -> None:
+    from hospitals.models import VSV
+
+    utrecht = VSV.objects.create(name="VSV Utrecht", region=world.region)
+    world.location.vsv = utrecht
+    world.location.save()
+    at = datetime(2026, 8, 3, 10, 0, tzinfo=ZONE)
+    make_refusal(world, at, board_showed_room=True)
+    make_refusal(world, at)
+    make_refusal(world, at, location=world.other_location)  # no VSV known
+    aggregation.rebuild()
+    q3 = Period("quarter", date(2026, 7, 1), date(2026, 10, 1))
+
+    stats = statistics(world.region, q3, Filters())
+    assert [(r["id"], r["count"], r["room"]) for r in stats.per_vsv] == [(utrecht.pk, 2, 1), (None, 1, 0)]
+    only = statistics(world.region, q3, Filters(vsv_id=utrecht.pk))
+    assert only.total == 2 and [r["id"] for r in only.per_location] == [world.location.pk]
+    assert sum(row["total"] for row in only.heatmap) == 2

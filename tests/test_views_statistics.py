@@ -232,6 +232,7 @@ def test_xlsx_export(world: World, client_for, refusals: list[Refusal]) -> None:
     assert book.sheetnames == [
         "Overzicht",
         "Per locatie",
+        "Per VSV",
         "Per reden",
         "Per soort zorg",
         "Weekdag en uur",

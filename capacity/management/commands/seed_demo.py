@@ -16,7 +16,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from capacity.models import Unit
 from capacity.services import CapacityChange, unit_update_capacity
 from hospitals import mfa
-from hospitals.models import Location, Organisation, Region, User
+from hospitals.models import VSV, Location, Organisation, Region, User
 
 DEMO_PASSWORD = "demo-wachtwoord-2026"  # noqa: S105 - printed for the demo; never used in production
 DEMO_REGION = "midden-nederland"
@@ -46,9 +46,16 @@ class Command(BaseCommand):
                 name="Verloskundigenpraktijk De Bilt (demo)",
                 defaults={"kind": Organisation.Kind.MIDWIFERY_PRACTICE, "region": region, "pc4": "3731"},
             )
+            # Demo VSVs, one per city of the demo region, marked as such: no list of the VSVs and
+            # their hospitals could be sourced, so none ships with the reference data.
+            for loc in Location.objects.filter(region=region, vsv__isnull=True, active=True):
+                vsv, _ = VSV.objects.get_or_create(name=f"VSV {loc.city} (demo)", defaults={"region": region})
+                loc.vsv = vsv
+                loc.save(update_fields=["vsv"])
             accounts: list[tuple[str, str, dict[str, Any]]] = [
                 ("verpleegkundige", User.Role.HOSPITAL_STAFF, {"organisation": location.organisation}),
                 ("verloskundige", User.Role.MIDWIFE, {"organisation": practice}),
+                ("praktijkbeheerder", User.Role.ORG_ADMIN, {"organisation": practice}),
                 ("coordinator", User.Role.COORDINATOR, {"region": region}),
                 ("beheerder", User.Role.ORG_ADMIN, {"organisation": location.organisation}),
                 ("landelijk", User.Role.NATIONAL_ADMIN, {"is_staff": True, "is_superuser": True}),

@@ -8,9 +8,21 @@ Assumptions (documented, not measured):
   1,000,000 over ten years).
 * Births per region follow a rough population share of each ROAZ region (``BIRTH_SHARE``
   below, from the provinces' populations); a region not in that table is weighted by its
-  number of locations. Within a region, a location's weight is its delivery-suite beds times
-  a per-location factor drawn from a seeded log-normal RNG, so some hospitals refuse far
-  more than others.
+  number of locations. Within a region, a location's weight is its rooms (a hospital's
+  delivery-suite beds, a birth centre's birth-centre rooms) times a per-location factor drawn
+  from a seeded log-normal RNG, so some hospitals refuse far more than others.
+* Birth centres: a location without 24/7 obstetrics (or of kind birth centre) that has a
+  birth-centre unit is one (``Unit.obstetric_filter``), weighted by its rooms like a hospital
+  by its beds: a room is a room, whoever leads the birth. It is asked, and refuses, only what
+  a birth centre takes (search.selectors.requirement_for): begeleiding at term, from the
+  care-level rules' term threshold (default 37 weeks) to 41 weeks (from 42 weeks care passes
+  to the hospital). Its reasons are a full house, no staff, an admission stop or other, never
+  "no neonatal bed". With the reference data the one stand-alone centre, Bevalcentrum Zuid,
+  has 3 of the 111 rooms of Noord-Holland/Flevoland (18.5% of births): about 0.5% of the
+  refusals nationally before its per-location factor, 0.28% (some 13 of the 4,600 a year)
+  with the factor the default seed draws; other seeds give 0.24-0.89%. A birth centre inside
+  a hospital is that hospital's location and counts there. Clients a birth centre cannot
+  take (overdracht, preterm, post-term) are never sent on to one.
 * More refusals at night (00:00-07:00) and in the evening, more in summer, a slight upward
   trend over the years (shortages grow).
 
@@ -39,12 +51,12 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from capacity.models import CapacityEvent, Unit
 from core.time import ZONE
-from hospitals.models import Location, Organisation, Region, User
+from hospitals.models import CareLevelRules, Location, Organisation, Region, User
 from refusals import aggregation
 from refusals.models import Refusal, RefusalEvent, RefusalTally
 from refusals.services import refusal_state
@@ -81,11 +93,21 @@ REASONS = [
     (Refusal.Reason.NO_NEONATAL_BED, 7),
     (Refusal.Reason.OTHER, 10),
 ]
+# A birth centre has no neonatal unit: it refuses when its rooms are full or its midwives and
+# maternity nurses are busy (illustrative weights).
+BIRTH_CENTRE_REASONS = [
+    (Refusal.Reason.NO_DELIVERY_ROOM, 45),
+    (Refusal.Reason.NO_STAFF, 30),
+    (Refusal.Reason.ADMISSION_STOP, 15),
+    (Refusal.Reason.OTHER, 10),
+]
 CARE_TYPES = [(Refusal.CareType.OVERDRACHT, 55), (Refusal.CareType.BEGELEIDING, 45)]
 # Mostly term (37-42), a preterm tail down to 24 weeks.
 WEEKS = [(w, 0.3 + (w - 24) * 0.15) for w in range(24, 37)] + [
     (37, 8), (38, 15), (39, 22), (40, 25), (41, 20), (42, 8), (43, 0.5)
 ]  # fmt: skip
+# From 42 weeks (post-term) birth is induced in hospital: the last week a birth centre takes.
+BIRTH_CENTRE_LAST_WEEK = 41
 HOSPITALS_CALLED = [(1, 8), (2, 40), (3, 30), (4, 14), (5, 8)]
 
 
@@ -93,14 +115,55 @@ def _table(pairs: Sequence[tuple[Any, float]]) -> tuple[list[Any], list[float]]:
     return [v for v, _ in pairs], list(accumulate(w for _, w in pairs))
 
 
+@dataclass(frozen=True)
+class Asked:
+    """What a kind of location is asked for and the reasons it gives, as cumulative tables."""
+
+    reasons: list[str]
+    reason_cum: list[float]
+    cares: list[str]
+    care_cum: list[float]
+    weeks: list[int]
+    week_cum: list[float]
+    # Gestational ages (inclusive) at which a birth centre could take a begeleiding client instead.
+    term: tuple[int, int]
+
+    @classmethod
+    def build(
+        cls,
+        reasons: Sequence[tuple[str, float]],
+        cares: Sequence[tuple[str, float]],
+        weeks: Sequence[tuple[int, float]],
+        term: tuple[int, int],
+    ) -> Asked:
+        return cls(*_table(reasons), *_table(cares), *_table(weeks), term)
+
+    def birth_centre_can_take(self, care: str, gestational: int | None) -> bool:
+        low, high = self.term
+        return care == Refusal.CareType.BEGELEIDING and (gestational is None or low <= gestational <= high)
+
+
 @dataclass
 class Site:
     location: Location
     weight: float
     units: list[dict[str, Any]]
-    # Other locations to take her to: (location id, weight), nearby ones of the same region first.
+    birth_centre: bool = False
+    # Other locations to take her to: (location id, weight), nearby ones of the same region first;
+    # ``onward_hospital`` leaves birth centres out, for clients a birth centre cannot take.
     onward: list[int] = field(default_factory=list)
     onward_cum: list[float] = field(default_factory=list)
+    onward_hospital: list[int] = field(default_factory=list)
+    onward_hospital_cum: list[float] = field(default_factory=list)
+
+
+def _onward(site: Site, others: list[Site]) -> tuple[list[int], list[float]]:
+    """Where she goes instead: the nearest four of the region, then the nearest three beyond it."""
+    same = [o for o in others if o.location.region_id == site.location.region_id][:4]
+    near = [o for o in others if o not in same][:3]
+    pairs = [(o.location.pk, 6.0 / (i + 1)) for i, o in enumerate(same)]
+    pairs += [(o.location.pk, 1.0 / (i + 1)) for i, o in enumerate(near)]
+    return _table(pairs)
 
 
 def _distance(a: Location, b: Location) -> float:
@@ -127,8 +190,9 @@ class Progress:
 class Command(BaseCommand):
     help = (__doc__ or "").split("\n\n")[0] + (
         " Default volume: 165,000 births/year x 70% in hospital x 4% refused, spread over regions by births "
-        "(population share) and over locations by delivery-suite beds x a seeded per-location factor; "
-        "night/evening and summer peaks. Rows bypass the services on purpose and are marked as synthetic "
+        "(population share) and over locations by rooms (delivery-suite beds; a birth centre's rooms, for "
+        "begeleiding at term only) x a seeded per-location factor; night/evening and summer peaks. Rows bypass "
+        "the services on purpose and are marked as synthetic "
         "(accounts synthetic-<region>, note 'synthetic demo data'); rollups are rebuilt at the end."
     )
 
@@ -186,12 +250,26 @@ class Command(BaseCommand):
     # --- set-up -------------------------------------------------------------------------
 
     def _sites(self, rng: random.Random) -> list[Site]:
-        locations = list(
-            Location.objects.filter(active=True, acute_obstetrics=True).select_related("region").order_by("pk")
+        rooms = Unit.objects.filter(location=OuterRef("pk"), kind=Unit.Kind.BIRTH_CENTRE)
+        candidates = (
+            Location.objects.filter(active=True)
+            .filter(Q(acute_obstetrics=True) | Q(kind=Location.Kind.BIRTH_CENTRE) | Exists(rooms))
+            .select_related("region")
+            .order_by("pk")
         )
         units: dict[int, list[Unit]] = {}
-        for unit in Unit.objects.filter(location__in=locations).order_by("location_id", "kind"):
+        for unit in Unit.objects.filter(location__in=candidates).order_by("location_id", "kind"):
             units.setdefault(unit.location_id, []).append(unit)
+        # A birth centre is one by kind, or a location without 24/7 obstetrics that has birth-centre
+        # rooms (Unit.obstetric_filter); without rooms it is on no board and in no refusal form.
+        birth_centre = {
+            loc.pk: loc.kind == Location.Kind.BIRTH_CENTRE or not loc.acute_obstetrics for loc in candidates
+        }
+        locations = [
+            loc
+            for loc in candidates
+            if not birth_centre[loc.pk] or any(u.kind == Unit.Kind.BIRTH_CENTRE for u in units.get(loc.pk, []))
+        ]
         per_region: dict[int, list[Location]] = {}
         for loc in locations:
             per_region.setdefault(loc.region_id, []).append(loc)
@@ -205,7 +283,8 @@ class Command(BaseCommand):
         for region_id, locs in per_region.items():
             raw = []
             for loc in locs:
-                beds = next((u.staffed_total for u in units.get(loc.pk, []) if u.kind == Unit.Kind.DELIVERY_SUITE), 8)
+                kind = Unit.Kind.BIRTH_CENTRE if birth_centre[loc.pk] else Unit.Kind.DELIVERY_SUITE
+                beds = next((u.staffed_total for u in units.get(loc.pk, []) if u.kind == kind), 8)
                 raw.append(max(beds, 2) * rng.lognormvariate(0, 0.7))
             raw_sum = sum(raw)
             for loc, w in zip(locs, raw, strict=True):
@@ -218,15 +297,13 @@ class Command(BaseCommand):
                             for u in units.get(loc.pk, [])
                         ]
                         or [{"kind": Unit.Kind.DELIVERY_SUITE, "staffed_total": 8, "version": 1}],
+                        birth_centre=birth_centre[loc.pk],
                     )
                 )
         for site in sites:
             others = sorted((o for o in sites if o is not site), key=lambda o: _distance(site.location, o.location))
-            same = [o for o in others if o.location.region_id == site.location.region_id][:4]
-            near = [o for o in others if o not in same][:3]
-            pairs = [(o.location.pk, 6.0 / (i + 1)) for i, o in enumerate(same)]
-            pairs += [(o.location.pk, 1.0 / (i + 1)) for i, o in enumerate(near)]
-            site.onward, site.onward_cum = _table(pairs)
+            site.onward, site.onward_cum = _onward(site, others)
+            site.onward_hospital, site.onward_hospital_cum = _onward(site, [o for o in others if not o.birth_centre])
         return sites
 
     def _accounts(self, region_ids: set[int]) -> dict[int, tuple[int, int]]:
@@ -234,9 +311,18 @@ class Command(BaseCommand):
         out: dict[int, tuple[int, int]] = {}
         with transaction.atomic():
             for region in Region.objects.filter(pk__in=region_ids):
+                # Based at the postcode of the region's first location (by name), so that the
+                # statistics' distance bands and VSV referral kinds have something to show.
+                pc4 = (
+                    Location.objects.filter(region=region, active=True)
+                    .exclude(pc4="")
+                    .order_by("name")
+                    .values_list("pc4", flat=True)
+                    .first()
+                )
                 practice, _ = Organisation.objects.get_or_create(
                     name=f"Verloskundigenpraktijk {region.name}{PRACTICE_SUFFIX}",
-                    defaults={"kind": Organisation.Kind.MIDWIFERY_PRACTICE, "region": region},
+                    defaults={"kind": Organisation.Kind.MIDWIFERY_PRACTICE, "region": region, "pc4": pc4 or ""},
                 )
                 user = User.objects.filter(username=f"{USERNAME_PREFIX}{region.code}").first()
                 if user is None:
@@ -272,9 +358,15 @@ class Command(BaseCommand):
             )
         )
         hour_cum = list(accumulate(HOUR_WEIGHT))
-        reasons, reason_cum = _table(REASONS)
-        cares, care_cum = _table(CARE_TYPES)
-        weeks, week_cum = _table(WEEKS)
+        term_from = CareLevelRules.current().term_from_weeks
+        term = (term_from, max(term_from, BIRTH_CENTRE_LAST_WEEK))
+        hospital = Asked.build(REASONS, CARE_TYPES, WEEKS, term)
+        birth_centre = Asked.build(
+            BIRTH_CENTRE_REASONS,
+            [(Refusal.CareType.BEGELEIDING, 1)],
+            [(w, n) for w, n in WEEKS if term[0] <= w <= term[1]],
+            term,
+        )
         called, called_cum = _table(HOSPITALS_CALLED)
         stale_minutes = int(settings.CAPACITY_STALE_AFTER.total_seconds() // 60)
 
@@ -297,12 +389,7 @@ class Command(BaseCommand):
                         start,
                         now,
                         stale_minutes,
-                        reasons,
-                        reason_cum,
-                        cares,
-                        care_cum,
-                        weeks,
-                        week_cum,
+                        birth_centre if site.birth_centre else hospital,
                         called,
                         called_cum,
                     )
@@ -351,12 +438,7 @@ class Command(BaseCommand):
         start: datetime,
         now: datetime,
         stale_minutes: int,
-        reasons: list[str],
-        reason_cum: list[float],
-        cares: list[str],
-        care_cum: list[float],
-        weeks: list[int],
-        week_cum: list[float],
+        asked: Asked,
         called: list[int],
         called_cum: list[float],
     ) -> Refusal:
@@ -367,16 +449,20 @@ class Command(BaseCommand):
         registered = min(occurred + timedelta(seconds=rng.randint(30, 1800)), now)
         gestational: int | None = None
         if rng.random() > 0.08:
-            gestational = weeks[bisect_right(week_cum, rng.random() * week_cum[-1])]
-        reason = reasons[bisect_right(reason_cum, rng.random() * reason_cum[-1])]
+            gestational = asked.weeks[bisect_right(asked.week_cum, rng.random() * asked.week_cum[-1])]
+        reason = asked.reasons[bisect_right(asked.reason_cum, rng.random() * asked.reason_cum[-1])]
         if gestational is not None and gestational < 34 and rng.random() < 0.5:
             reason = Refusal.Reason.NO_NEONATAL_BED
-        care = cares[bisect_right(care_cum, rng.random() * care_cum[-1])]
+        care = asked.cares[bisect_right(asked.care_cum, rng.random() * asked.care_cum[-1])]
+        if asked.birth_centre_can_take(care, gestational):
+            onward, onward_cum = site.onward, site.onward_cum
+        else:
+            onward, onward_cum = site.onward_hospital, site.onward_hospital_cum
         roll = rng.random()
         outcome_location: int | None = None
-        if roll < 0.80 and site.onward:
+        if roll < 0.80 and onward:
             outcome = Refusal.Outcome.LOCATION
-            outcome_location = site.onward[bisect_right(site.onward_cum, rng.random() * site.onward_cum[-1])]
+            outcome_location = onward[bisect_right(onward_cum, rng.random() * onward_cum[-1])]
         elif roll < 0.86:
             outcome = Refusal.Outcome.HOME
         else:
@@ -417,17 +503,13 @@ class Command(BaseCommand):
     def _capacity_history(
         self, rng: random.Random, sites: list[Site], batch: int, start: datetime, now: datetime
     ) -> int:
-        """Admission stops on delivery suites: start (open -> stop) and end (stop -> open) events.
+        """Admission stops on obstetric units (delivery suites, birth centres): start (open -> stop) and
+        end (stop -> open) events.
 
         Stops on a unit never overlap and all end before the unit's first real history event
         (or before now), so the stop report never sees a synthetic stop left open.
         """
-        units = list(
-            Unit.objects.filter(
-                location__in=[s.location for s in sites],
-                kind__in=[Unit.Kind.DELIVERY_SUITE, Unit.Kind.BIRTH_CENTRE],
-            )
-        )
+        units = list(Unit.objects.filter(Unit.obstetric_filter(), location__in=[s.location for s in sites]))
         factor = {s.location.pk: s.weight * len(sites) for s in sites}
         first_real: dict[int, datetime] = {}
         for unit_id, at in (

@@ -32,7 +32,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 "Rebuilt refusal rollups from {refusals} refusals ({counted} counted, {withdrawn} withdrawn): "
-                "{daily_rows} daily rows, {hourly_rows} hourly rows.".format(**result)
+                "{daily_rows} daily rows, {monthly_rows} monthly rows, {hourly_rows} hourly rows.".format(**result)
             )
         )
 
