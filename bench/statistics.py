@@ -18,6 +18,9 @@ For the busiest region (most refusals) it times, over R repetitions, p50 and p95
   worst p95 is printed against the 50 ms target.
 * benchmark: ``refusals.benchmark.benchmark`` (regions compared: every region's refusals from the
   rollups, staffed bed-days and admission stops from the capacity history), last full quarter.
+* pages over HTTP (Django's test client, as a bench coordinator of the region): the statistics
+  page (last full and running quarter), the after-a-refusal page and the regions-compared page,
+  with the permission check, the access-log write and the template rendering.
 * outcomes: ``refusals.outcomes.outcomes`` (the after-a-refusal page), last full and running
   quarter, read from the refusals table itself (there is no faster path to compare it with).
 
@@ -78,6 +81,7 @@ def main() -> int:
     parser.add_argument("--min-rows", type=int, default=1_000_000, help="refusals needed (default 1,000,000)")
     parser.add_argument("--generate", action="store_true", help=f"if too few refusals, run: {GENERATE}")
     parser.add_argument("--skip-page", action="store_true", help="do not time the whole statistics() selector")
+    parser.add_argument("--skip-http", action="store_true", help="do not time the pages through the test client")
     parser.add_argument("--page-repeat", type=int, default=20, help="timed runs of the page selectors (default 20)")
     args = parser.parse_args()
 
@@ -283,6 +287,37 @@ def main() -> int:
                     timed(lambda p=p, f=f: statistics(region, p, f, now=now), reps, 1)[1],
                 )
             )
+        if not args.skip_http:
+            # The pages themselves through Django's test client: the view, its permission check,
+            # the access-log write and the template rendering included (one bench coordinator).
+            from django.test import Client
+
+            from hospitals.models import User
+
+            user, _created = User.objects.get_or_create(
+                username="bench-coordinator", defaults={"role": User.Role.COORDINATOR, "region": region}
+            )
+            client = Client()
+            client.force_login(user)
+
+            def page(url: str) -> Callable[[], Any]:
+                def get() -> int:
+                    response = client.get(url)
+                    assert response.status_code == 200, (url, response.status_code)
+                    return response.status_code
+
+                return get
+
+            base = f"/statistics/{region.code}/"
+            for label, url in (
+                ("statistics page (HTTP), last full quarter", base),
+                ("statistics page (HTTP), running quarter", f"{base}?start={today.isoformat()}"),
+                ("after-a-refusal page (HTTP), last full quarter", f"{base}outcomes/"),
+                ("regions-compared page (HTTP), last full quarter", "/statistics/benchmark/"),
+                # Baseline: the same page for a week without refusals, i.e. what does not grow with them.
+                ("statistics page (HTTP), an empty week (fixed cost)", f"{base}?period=week&start=2010-01-04"),
+            ):
+                extra.append((label, timed(page(url), reps, 1)[1]))
 
     print()
     print("| query | rollup p50 / p95 (ms) | direct p50 / p95 (ms) | direct / rollup (p50) | same numbers |")
@@ -298,10 +333,14 @@ def main() -> int:
     print()
     if extra:
         page = [t for name, t in extra if name.startswith(("whole", "outcomes", "benchmark"))]
+        http = [t for name, t in extra if "(HTTP)" in name and "fixed cost" not in name]
         worst = max(percentile(t, 95) for t in page)
         print(
             f"coordinator pages, worst p95 over {len(page)} views, periods and filters: {worst:.1f} ms (target 50 ms)"
         )
+        if http:
+            worst_http = max(percentile(t, 95) for t in http)
+            print(f"the pages over HTTP, worst p95 of {len(http)}: {worst_http:.1f} ms (with rendering and access log)")
     print("all MATCH" if all_match else "MISMATCH: rollups and refusals disagree")
     return 0
 
