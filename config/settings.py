@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "capacity",
     "search",
     "refusals",
+    "placements",
     "api",
 ]
 
@@ -298,6 +299,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "refusals.tasks.check_alerts",
         "schedule": env_int("REFUSAL_ALERT_CHECK_SECONDS", 60),
     },
+    # Placement requests past their deadline without an answer expire (docs/requests.md).
+    "placements-expire": {
+        "task": "placements.tasks.expire_due",
+        "schedule": env_int("PLACEMENT_SWEEP_SECONDS", 15),
+    },
     # Access-log entries past their retention are deleted in batches (docs/security.md).
     "access-log-retention": {
         "task": "hospitals.tasks.purge_access_log",
@@ -328,6 +334,14 @@ API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 64 * 1024)
 SEARCH_TIME_BANDS = tuple(int(m) for m in env_list("SEARCH_TIME_BANDS", ["30", "60", "90"]))
 SEARCH_OTHER_REGIONS_WITHIN_MINUTES = env_int("SEARCH_OTHER_REGIONS_WITHIN_MINUTES", SEARCH_TIME_BANDS[0])
 CAPACITY_REMIND_BEFORE = timedelta(minutes=env_int("CAPACITY_REMIND_BEFORE_MINUTES", 30))
+
+# --- Placement requests (configurable, docs/requests.md) ----------------------------
+# Minutes a location has to answer, per urgency; after that the request expires.
+PLACEMENT_DEADLINE = {
+    "immediate": timedelta(minutes=env_int("PLACEMENT_DEADLINE_IMMEDIATE_MINUTES", 5)),
+    "urgent": timedelta(minutes=env_int("PLACEMENT_DEADLINE_URGENT_MINUTES", 15)),
+    "planned": timedelta(minutes=env_int("PLACEMENT_DEADLINE_PLANNED_MINUTES", 60)),
+}
 
 # --- Refusals (configurable, docs/refusals.md) -------------------------------------
 REFUSAL_MAX_AGE = timedelta(days=env_int("REFUSAL_MAX_AGE_DAYS", 7))

@@ -6,8 +6,17 @@ from refusals.models import Alert, Refusal, RefusalEvent
 
 @admin.register(Refusal)
 class RefusalAdmin(ReadOnlyAdmin):
-    list_display = ["occurred_at", "location", "region", "care_type", "reason", "board_showed_room", "withdrawn_at"]
-    list_filter = ["region", "reason", "care_type", "board_showed_room"]
+    list_display = [
+        "occurred_at",
+        "location",
+        "region",
+        "care_type",
+        "reason",
+        "source",
+        "board_showed_room",
+        "withdrawn_at",
+    ]
+    list_filter = ["region", "reason", "care_type", "source", "board_showed_room"]
     date_hierarchy = "occurred_at"
 
 

@@ -68,6 +68,13 @@ class Refusal(models.Model):
     withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
     version = models.PositiveIntegerField(_("version"), default=1)
 
+    class Source(models.TextChoices):
+        MANUAL = "manual", _("registered by the midwife")
+        REQUEST = "request", _("a placement request declined or unanswered")
+
+    # How it came in: by hand, or from a placement request's "no" (placements/services.py).
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices, default=Source.MANUAL)
+
     # What the board showed for this location when the refusal was registered.
     board_snapshot = models.JSONField(_("board at registration"), default=dict)
     board_showed_room = models.BooleanField(_("board showed room"), default=False)

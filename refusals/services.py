@@ -134,6 +134,43 @@ def refusal_register(*, by: User, data: RefusalInput) -> Refusal:
     return refusal
 
 
+def refusal_register_from_request(
+    *,
+    midwife: User,
+    by: User,
+    location_id: int,
+    care_type: str,
+    reason: str,
+    gestational_weeks: int | None,
+    board_snapshot: dict[str, object],
+    board_showed_room: bool,
+    at: datetime,
+) -> Refusal:
+    """A placement request's "no" (declined, or no answer in time) as a refusal in the midwife's
+    name, with the board as it was when she asked. Runs inside the caller's transaction (the
+    request's transition), so the answer and its refusal are stored together or not at all;
+    ``by`` (who declined, or the midwife for an expiry) is recorded in the history."""
+    location = Location.objects.get(pk=location_id)
+    refusal = Refusal(
+        occurred_at=at,
+        location=location,
+        region_id=location.region_id,
+        care_type=care_type,
+        reason=reason,
+        gestational_weeks=gestational_weeks,
+        outcome=Refusal.Outcome.UNKNOWN,
+        registered_by=midwife,
+        practice_id=midwife.organisation_id,
+        registered_at=at,
+        board_snapshot=board_snapshot,
+        board_showed_room=board_showed_room,
+        source=Refusal.Source.REQUEST,
+    )
+    refusal.save()
+    _record(refusal, action=RefusalEvent.Action.REGISTER, by=by, at=at, before=None)
+    return refusal
+
+
 def can_change(refusal: Refusal, user: User, *, now: datetime | None = None) -> bool:
     """Only the midwife who registered it, within the correction window."""
     return (
