@@ -420,6 +420,7 @@ class QuarterlyReport:
     reasons: list[dict[str, Any]]
     care_types: list[dict[str, Any]]
     alerts: list[Any]
+    vsvs: list[dict[str, Any]] = field(default_factory=list)  # per VSV of the refusing location
 
     @property
     def stops_started(self) -> int:
@@ -473,6 +474,9 @@ def quarterly_report(region: Region, period: Period, *, now: datetime | None = N
         locations=locations,
         reasons=_compare(current.per_reason, previous.per_reason),
         care_types=_compare(current.per_care_type, previous.per_care_type),
+        vsvs=_compare(
+            [{**r, "key": r["id"]} for r in current.per_vsv], [{**r, "key": r["id"]} for r in previous.per_vsv]
+        ),
         alerts=list(
             Alert.objects.filter(region=region, raised_at__gte=start, raised_at__lt=end)
             .select_related("region", "location")

@@ -150,3 +150,15 @@ def test_coordinator_only_own_region_national_admin_all(world: World, client_for
 def test_statistics_page_links_to_the_report_of_its_quarter(world: World, client_for) -> None:
     body = client_for(world.coordinator).get("/statistics/midden/?period=month&start=2026-02-10").content.decode()
     assert 'href="/statistics/midden/report/?quarter=2026-Q1"' in body
+
+
+def test_the_report_has_the_refusals_per_vsv(world: World, client_for, quarters: tuple[Period, Period]) -> None:
+    from hospitals.models import VSV
+
+    q, _p = quarters
+    world.location.vsv = VSV.objects.create(name="VSV Utrecht", region=world.region)
+    world.location.save()
+    response = client_for(world.coordinator).get(f"{URL}?quarter={value(q)}")
+    vsvs = {r["name"]: (r["count"], r["previous"], r["change"]) for r in response.context["report"].vsvs}
+    assert vsvs == {"VSV Utrecht": (2, 1, 1), "geen VSV bekend": (1, 2, -1)}
+    assert 'id="rep-vsv"' in response.content.decode()
