@@ -199,20 +199,25 @@ def obstetric_stops() -> list[tuple[int, int]]:
     )
 
 
+def _value_at(key: str, at: datetime) -> Subquery:
+    """The unit's ``key`` (status, staffed_total, ...) just before ``at``: the ``after`` of its last
+    event before then that holds it, read through the (unit, at) index, as text."""
+    return Subquery(
+        CapacityEvent.objects.filter(unit=OuterRef("pk"), at__lt=at, after__has_key=key)
+        .order_by("-at", "-id")
+        .values(v=KT(f"after__{key}"))[:1]
+    )
+
+
 def units_in_stop_at(locations: QuerySet[Location], at: datetime) -> dict[int, int]:
     """{unit id: location id} of these locations' units in admission stop at ``at``.
 
     A unit's status at a moment is the status after its last event before it: one indexed
     (unit, at) look-up per unit, however long the history.
     """
-    last_status = (
-        CapacityEvent.objects.filter(unit=OuterRef("pk"), at__lt=at)
-        .order_by("-at", "-id")
-        .values(s=KT("after__status"))[:1]
-    )
     return dict(
         Unit.objects.filter(location__in=locations)
-        .annotate(status_then=Subquery(last_status))
+        .annotate(status_then=_value_at("status", at))
         .filter(status_then="stop")
         .values_list("pk", "location_id")
     )
@@ -254,11 +259,6 @@ def staffed_bed_days(start: datetime, until: datetime) -> dict[int, float]:
     """
     if until <= start:
         return {}
-    last_before = (
-        CapacityEvent.objects.filter(unit=OuterRef("pk"), at__lt=start, after__has_key="staffed_total")
-        .order_by("-at", "-id")
-        .values(v=KT("after__staffed_total"))[:1]
-    )
     first_after = (
         CapacityEvent.objects.filter(unit=OuterRef("pk"), at__gte=start, before__has_key="staffed_total")
         .order_by("at", "id")
@@ -268,7 +268,7 @@ def staffed_bed_days(start: datetime, until: datetime) -> dict[int, float]:
     region_of: dict[int, int] = {}
     for pk, region_id, current, then, first in (
         Unit.objects.filter(kind__in=OBSTETRIC_BED_KINDS, location__active=True)
-        .annotate(then=Subquery(last_before), first=Subquery(first_after))
+        .annotate(then=_value_at("staffed_total", start), first=Subquery(first_after))
         .values_list("pk", "location__region_id", "staffed_total", "then", "first")
     ):
         level[pk] = int(then if then is not None else first if first is not None else current)

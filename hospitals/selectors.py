@@ -81,37 +81,45 @@ class RegionCodes:
 region_codes = RegionCodes()
 
 
-def practice_vsv_ids(practice_ids: set[int]) -> dict[int, int]:
+def practice_points(practice_ids: set[int]) -> dict[int, tuple[float, float]]:
+    """{practice id: (latitude, longitude)} of the centroid of each practice's postcode, where known."""
+    pc4_of = dict(Organisation.objects.filter(pk__in=practice_ids).exclude(pc4="").values_list("pk", "pc4"))
+    centroid = {
+        pc4: (lat, lon)
+        for pc4, lat, lon in Postcode.objects.filter(pc4__in=set(pc4_of.values())).values_list(
+            "pc4", "latitude", "longitude"
+        )
+    }
+    return {pk: centroid[pc4] for pk, pc4 in pc4_of.items() if pc4 in centroid}
+
+
+def practice_vsv_ids(practice_ids: set[int], *, points: dict[int, tuple[float, float]] | None = None) -> dict[int, int]:
     """{practice id: VSV id} for these midwifery practices (docs/refusals.md, "VSV").
 
     A practice's VSV is the one its organisation administrator set; until then, the VSV of the
     nearest location with a VSV in the practice's region, measured from the practice's postcode
-    centroid. A practice with neither (no VSV set and no postcode) has no VSV.
+    centroid (``points``, from ``practice_points`` when not given). A practice with neither has none.
     """
     out: dict[int, int] = {}
-    unset: dict[int, tuple[int, str]] = {}
-    for pk, vsv_id, region_id, pc4 in Organisation.objects.filter(pk__in=practice_ids).values_list(
-        "pk", "vsv_id", "region_id", "pc4"
+    unset: dict[int, int] = {}  # practice id: region id
+    for pk, vsv_id, region_id in Organisation.objects.filter(pk__in=practice_ids).values_list(
+        "pk", "vsv_id", "region_id"
     ):
         if vsv_id:
             out[pk] = vsv_id
-        elif pc4:
-            unset[pk] = (region_id, pc4)
+        else:
+            unset[pk] = region_id
     if not unset:
         return out
-    centroid = {
-        pc4: (lat, lon)
-        for pc4, lat, lon in Postcode.objects.filter(pc4__in={pc4 for _r, pc4 in unset.values()}).values_list(
-            "pc4", "latitude", "longitude"
-        )
-    }
+    if points is None:
+        points = practice_points(set(unset))
     candidates: dict[int, list[tuple[float, float, int]]] = {}
     for region_id, lat, lon, vsv_id in Location.objects.filter(
-        region_id__in={r for r, _p in unset.values()}, vsv__isnull=False, active=True
+        region_id__in=set(unset.values()), vsv__isnull=False, active=True
     ).values_list("region_id", "latitude", "longitude", "vsv_id"):
         candidates.setdefault(region_id, []).append((lat, lon, vsv_id))
-    for pk, (region_id, pc4) in unset.items():
-        point, places = centroid.get(pc4), candidates.get(region_id)
+    for pk, region_id in unset.items():
+        point, places = points.get(pk), candidates.get(region_id)
         if point and places:
             out[pk] = min(places, key=lambda c: distance_km(point[0], point[1], c[0], c[1]))[2]
     return out

@@ -14,7 +14,6 @@ from datetime import datetime
 from celery import shared_task
 
 from placements import services
-from placements.models import PlacementRequest
 
 logger = logging.getLogger(__name__)
 
@@ -22,10 +21,7 @@ logger = logging.getLogger(__name__)
 @shared_task(acks_late=True)
 def expire_request(request_id: int) -> bool:
     """Expire one request if it is still open and past its deadline (idempotent)."""
-    request = PlacementRequest.objects.filter(pk=request_id).first()
-    if request is None or request.state not in services.OPEN:
-        return False
-    return services.placement_expire_due(now=None, only=[request_id]) == 1
+    return services.placement_expire_due(only=[request_id]) == 1
 
 
 @shared_task

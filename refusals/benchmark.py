@@ -14,13 +14,13 @@ rates and shares computed from them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from django.utils import timezone
 
 from capacity.selectors import staffed_bed_days
 from hospitals.models import Location, Region, RegionBirths, User
-from refusals.outcomes import SUPPRESS_BELOW, Cell, suppress
+from refusals.outcomes import Cell, is_small, must_suppress, suppress
 from refusals.statistics import Period, region_counts, stop_totals
 
 
@@ -82,11 +82,9 @@ def births_in(period: Period) -> tuple[dict[int, float], list[str]]:
             continue
         total = 0.0
         for year in years:
-            first = max(period.start, period.start.replace(year=year, month=1, day=1))
-            end = min(period.end, period.start.replace(year=year + 1, month=1, day=1))
-            days_in_year = (period.start.replace(year=year + 1, month=1, day=1)
-                            - period.start.replace(year=year, month=1, day=1)).days  # fmt: skip
-            total += per_year[year][0] * (end - first).days / days_in_year
+            new_year, next_year = date(year, 1, 1), date(year + 1, 1, 1)
+            days = (min(period.end, next_year) - max(period.start, new_year)).days
+            total += per_year[year][0] * days / (next_year - new_year).days
             sources.add(per_year[year][1])
         out[region_id] = total
     return out, sorted(sources)
@@ -98,11 +96,6 @@ def benchmark(period: Period, *, viewer: User | None, now: datetime | None = Non
     now = now or timezone.now()
     start, end = period.bounds()
     until = min(end, now)
-    own_region = (
-        viewer.region_id
-        if viewer is not None and viewer.role == User.Role.COORDINATOR and not viewer.is_superuser
-        else None
-    )
     counts = region_counts(period)
     beds = staffed_bed_days(start, until)
     births, sources = births_in(period)
@@ -129,7 +122,7 @@ def benchmark(period: Period, *, viewer: User | None, now: datetime | None = Non
                 births=round(b) if b is not None else None,
                 stops=stops.get(region.pk, 0),
                 stop_hours=round(stop_seconds.get(region.pk, 0.0) / 3600, 1),
-                own=region.pk == own_region,
+                own=viewer is not None and not must_suppress(viewer, region),
             )
         )
     all_births = [r.births for r in result.rows]
@@ -149,6 +142,6 @@ def benchmark(period: Period, *, viewer: User | None, now: datetime | None = Non
     suppress([r.refusals for r in others], total_shown=True)
     suppress([r.room for r in others], total_shown=True)
     for cell in (result.national.refusals, result.national.room):
-        cell.suppressed = 0 < cell.count < SUPPRESS_BELOW
+        cell.suppressed = is_small(cell.count)
     result.suppressed = bool(others)
     return result

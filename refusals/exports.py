@@ -119,14 +119,6 @@ def _csv_cell(value: Any) -> str:
     return str(value)
 
 
-def to_csv(stats: Statistics) -> str:
-    return tables_to_csv(tables(stats))
-
-
-def to_xlsx(stats: Statistics) -> bytes:
-    return tables_to_xlsx(tables(stats))
-
-
 def tables_to_csv(sheets: list[Table]) -> str:
     out = io.StringIO()
     out.write("\ufeff")

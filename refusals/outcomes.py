@@ -25,8 +25,8 @@ from django.db.models import Case, CharField, Count, QuerySet, Value, When
 from django.utils.translation import gettext_lazy as _
 
 from core.geo import distance_km
-from hospitals.models import Location, Organisation, Postcode, Region, User
-from hospitals.selectors import practice_vsv_ids
+from hospitals.models import Location, Region, User
+from hospitals.selectors import practice_points, practice_vsv_ids
 from refusals.models import Refusal
 from refusals.statistics import Filters, Period, filtered
 
@@ -97,11 +97,16 @@ def must_suppress(user: User, region: Region) -> bool:
     return not (user.role == User.Role.COORDINATOR and user.region_id == region.pk and not user.is_superuser)
 
 
+def is_small(count: int) -> bool:
+    """1 to SUPPRESS_BELOW - 1: a count that could point at a person (0 can be shown)."""
+    return 0 < count < SUPPRESS_BELOW
+
+
 def suppress(cells: list[Cell], *, total_shown: bool = True) -> None:
     """Primary suppression of 1..SUPPRESS_BELOW-1, then secondary: with the total shown, one
     suppressed cell could be worked out from it, so the next smallest non-zero cell goes too."""
     for c in cells:
-        c.suppressed = 0 < c.count < SUPPRESS_BELOW
+        c.suppressed = is_small(c.count)
     hidden = [c for c in cells if c.suppressed]
     if total_shown and len(hidden) == 1:
         others = sorted((c for c in cells if c.count and not c.suppressed), key=lambda c: c.count)
@@ -157,14 +162,8 @@ def outcomes(region: Region, period: Period, filters: Filters, *, suppressed: bo
             "pk", "vsv_id", "latitude", "longitude", "region_id"
         )
     }
-    practice_pc4 = dict(Organisation.objects.filter(pk__in=practices).values_list("pk", "pc4"))
-    centroid = {
-        pc4: (lat, lon)
-        for pc4, lat, lon in Postcode.objects.filter(pc4__in=set(practice_pc4.values())).values_list(
-            "pc4", "latitude", "longitude"
-        )
-    }
-    vsv_of_practice = practice_vsv_ids(practices)
+    points = practice_points(practices)
+    vsv_of_practice = practice_vsv_ids(practices, points=points)
 
     where: dict[str, int] = {}
     called: dict[str, int] = {}
@@ -184,7 +183,7 @@ def outcomes(region: Region, period: Period, filters: Filters, *, suppressed: bo
         loc_vsv, lat, lon, _region = location_at[loc]
         practice_vsv = vsv_of_practice.get(practice) if practice else None
         kind = "none" if not (practice_vsv and loc_vsv) else ("same" if practice_vsv == loc_vsv else "across")
-        point = centroid.get(practice_pc4.get(practice, "")) if practice else None
+        point = points.get(practice) if practice else None
         dband = _distance_band(distance_km(*point, lat, lon) if point else None)
         referral[kind] = referral.get(kind, 0) + n
         distance[dband] = distance.get(dband, 0) + n
@@ -219,10 +218,10 @@ def outcomes(region: Region, period: Period, filters: Filters, *, suppressed: bo
         Cell(NOT_RECORDED[0], str(_("practice's postcode not known")), distance.get(NOT_RECORDED[0], 0))
     ]
     if suppressed:
-        result.total.suppressed = 0 < total < SUPPRESS_BELOW
+        result.total.suppressed = is_small(total)
         for table in (result.where, result.called, result.referral, result.distance):
             suppress(table)
         for row in result.ga:
             suppress(row.cells)
-            row.total.suppressed = 0 < row.total.count < SUPPRESS_BELOW
+            row.total.suppressed = is_small(row.total.count)
     return result

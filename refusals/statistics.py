@@ -188,32 +188,40 @@ def filtered(qs: QuerySet[Any], filters: Filters) -> QuerySet[Any]:
     return qs
 
 
-def _sources(region: Region, period: Period, filters: Filters) -> list[QuerySet[Any]]:
+def _period_rows(period: Period, **where: Any) -> list[QuerySet[Any]]:
     """The rollup rows that make up the period: its whole months, then its edge days (one query each)."""
     months, days = _split(period.start, period.end)
     out: list[QuerySet[Any]] = []
     if months:
-        out.append(RefusalMonthly.objects.filter(region=region, month__gte=months[0], month__lt=months[1]))
+        out.append(RefusalMonthly.objects.filter(month__gte=months[0], month__lt=months[1], **where))
     if days:
         within = Q()
         for a, b in days:
             within |= Q(day__gte=a, day__lt=b)
-        out.append(RefusalDaily.objects.filter(within, region=region))
-    return [filtered(qs, filters) for qs in out]
+        out.append(RefusalDaily.objects.filter(within, **where))
+    return out
+
+
+def _sources(region: Region, period: Period, filters: Filters) -> list[QuerySet[Any]]:
+    return [filtered(qs, filters) for qs in _period_rows(period, region=region)]
+
+
+def _grouped(sources: list[QuerySet[Any]], *keys: str) -> dict[Any, tuple[int, int]]:
+    """(count, while the board showed room) per value of ``keys``, summed over the sources."""
+    out: dict[Any, tuple[int, int]] = {}
+    for qs in sources:
+        for *key, n, room in (
+            qs.order_by().values_list(*keys).annotate(n=Sum("count"), room=Sum("count_board_showed_room"))
+        ):
+            group = tuple(key) if len(key) > 1 else key[0]
+            before = out.get(group, (0, 0))
+            out[group] = (before[0] + n, before[1] + room)
+    return out
 
 
 def rollup_rows(region: Region, period: Period, filters: Filters) -> Rows:
     """Refusals in the period per location × care type × reason: (count, while the board showed room)."""
-    rows: Rows = {}
-    for qs in _sources(region, period, filters):
-        for loc, ct, rs, n, room in (
-            qs.order_by()
-            .values_list("location_id", "care_type", "reason")
-            .annotate(n=Sum("count"), room=Sum("count_board_showed_room"))
-        ):
-            before = rows.get((loc, ct, rs), (0, 0))
-            rows[(loc, ct, rs)] = (before[0] + n, before[1] + room)
-    return rows
+    return _grouped(_sources(region, period, filters), "location_id", "care_type", "reason")
 
 
 def rollup_total(region: Region, period: Period, filters: Filters) -> int:
@@ -223,23 +231,7 @@ def rollup_total(region: Region, period: Period, filters: Filters) -> int:
 
 def region_counts(period: Period) -> dict[int, tuple[int, int]]:
     """{region id: (refusals, while the board showed room)} in the period, every region, from the rollups."""
-    months, days = _split(period.start, period.end)
-    sources: list[QuerySet[Any]] = []
-    if months:
-        sources.append(RefusalMonthly.objects.filter(month__gte=months[0], month__lt=months[1]))
-    if days:
-        within = Q()
-        for a, b in days:
-            within |= Q(day__gte=a, day__lt=b)
-        sources.append(RefusalDaily.objects.filter(within))
-    out: dict[int, tuple[int, int]] = {}
-    for qs in sources:
-        for region_id, n, room in (
-            qs.order_by().values_list("region_id").annotate(n=Sum("count"), room=Sum("count_board_showed_room"))
-        ):
-            before = out.get(region_id, (0, 0))
-            out[region_id] = (before[0] + n, before[1] + room)
-    return out
+    return _grouped(_period_rows(period), "region_id")
 
 
 def monthly_counts(region: Region, start: date, end: date, filters: Filters) -> dict[date, int]:

@@ -155,7 +155,9 @@ def statistics_region(request: AuthenticatedRequest, region_code: str) -> HttpRe
     stats = statistics(region, form.get_period(), form.get_filters())
     if request.GET.get("format") in ("csv", "xlsx"):
         _log(request, AccessLog.Action.EXPORT, "refusal statistics", stats, fmt=request.GET["format"])
-        return _csv(stats) if request.GET["format"] == "csv" else _xlsx(stats)
+        return file_response(
+            exports.tables(stats), _filename("refusals", stats.region, stats.period), request.GET["format"]
+        )
     context.update(
         stats=stats,
         hours=range(24),
@@ -210,8 +212,7 @@ def outcomes_region(request: AuthenticatedRequest, region_code: str) -> HttpResp
         fmt=fmt if fmt in ("csv", "xlsx") else "",
     )
     if fmt in ("csv", "xlsx"):
-        name = f"refusal-outcomes-{region.code}-{result.period.label.replace(' ', '-')}"
-        return file_response(exports.outcome_tables(result), name, fmt)
+        return file_response(exports.outcome_tables(result), _filename("refusal-outcomes", region, result.period), fmt)
     context.update(
         result=result,
         tables=[
@@ -299,21 +300,9 @@ def _without_format(request: HttpRequest) -> str:
     return query.urlencode()
 
 
-def _filename(stats: Statistics, ext: str) -> str:
-    return f"refusals-{stats.region.code}-{stats.period.label.replace(' ', '-')}.{ext}"
-
-
-def _csv(stats: Statistics) -> HttpResponse:
-    # In the user's convention (refusals/exports.py): semicolons and decimal commas in Dutch.
-    response = HttpResponse(exports.to_csv(stats), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{_filename(stats, "csv")}"'
-    return response
-
-
-def _xlsx(stats: Statistics) -> HttpResponse:
-    response = HttpResponse(exports.to_xlsx(stats), content_type=XLSX)
-    response["Content-Disposition"] = f'attachment; filename="{_filename(stats, "xlsx")}"'
-    return response
+def _filename(what: str, region: Region, period: Period) -> str:
+    """``refusals-midden-Q3-2026``: the download's name without its extension."""
+    return f"{what}-{region.code}-{period.label.replace(' ', '-')}"
 
 
 # --- Alerts ------------------------------------------------------------------------------------
