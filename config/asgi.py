@@ -21,6 +21,7 @@ from core.gc import configure_gc  # noqa: E402
 from core.websocket import HostsOriginValidator, websocket_auth_stack  # noqa: E402
 from hospitals.mfa import SecondFactorWebsocketGuard  # noqa: E402
 from hospitals.websocket_auth import BatchedAuthMiddleware  # noqa: E402
+from placements.routing import websocket_urlpatterns as placements_websocket_urlpatterns  # noqa: E402
 from refusals.routing import websocket_urlpatterns as refusals_websocket_urlpatterns  # noqa: E402
 from search.routing import websocket_urlpatterns as search_websocket_urlpatterns  # noqa: E402
 
@@ -28,7 +29,12 @@ from search.routing import websocket_urlpatterns as search_websocket_urlpatterns
 board_websockets = HostsOriginValidator(
     websocket_auth_stack(
         SecondFactorWebsocketGuard(
-            URLRouter(capacity_websocket_urlpatterns + search_websocket_urlpatterns + refusals_websocket_urlpatterns),
+            URLRouter(
+                capacity_websocket_urlpatterns
+                + search_websocket_urlpatterns
+                + refusals_websocket_urlpatterns
+                + placements_websocket_urlpatterns
+            ),
             open_paths=("/ws/board/screen/",),
         ),
         # Sessions, users and second factors of sockets connecting together are read together.

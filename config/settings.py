@@ -342,6 +342,9 @@ PLACEMENT_DEADLINE = {
     "urgent": timedelta(minutes=env_int("PLACEMENT_DEADLINE_URGENT_MINUTES", 15)),
     "planned": timedelta(minutes=env_int("PLACEMENT_DEADLINE_PLANNED_MINUTES", 60)),
 }
+# A refusal registered by hand this close to one a request's "no" registered, for the same
+# location and care, is taken to be the same one: it is not counted twice (docs/requests.md).
+REFUSAL_REQUEST_LINK_WINDOW = timedelta(minutes=env_int("REFUSAL_REQUEST_LINK_WINDOW_MINUTES", 180))
 
 # --- Refusals (configurable, docs/refusals.md) -------------------------------------
 REFUSAL_MAX_AGE = timedelta(days=env_int("REFUSAL_MAX_AGE_DAYS", 7))

@@ -37,4 +37,6 @@ urlpatterns = [
     path("", include("api.urls")),
     path("", include("hospitals.urls")),
     path("", include("refusals.urls")),
+    path("", include("placements.urls")),
+    path("", include("placements.stats_urls")),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -30,6 +31,14 @@ class Region(models.Model):
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=120, unique=True)
     lead_hospital = models.CharField(_("lead hospital"), max_length=120, blank=True)
+    # Placement requests (docs/requests.md, "Parallel asking"): how many locations one request may
+    # go to at once. 1 (the default) is one at a time; a region may allow up to 3.
+    placement_parallel_max = models.PositiveSmallIntegerField(
+        _("placement request: locations asked at once"),
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(3)],
+        help_text=_("1 asks one location at a time; up to 3 asks several at once, and the first to accept gets her."),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -346,6 +355,9 @@ class User(AbstractUser):
             "The alert banner on their pages shows regardless."
         ),
     )
+    # For community midwives: the number a delivery suite calls back on about a placement request
+    # (E.164). Kept when she sends a request (placements.services.placement_send), editable there.
+    callback_phone = models.CharField(_("call-back number (E.164)"), max_length=16, blank=True)
 
     class Meta:
         verbose_name = _("user")

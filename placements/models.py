@@ -8,6 +8,8 @@ service number (BSN), a date of birth or an address exists to be filled in
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -26,7 +28,7 @@ class PlacementRequest(models.Model):
         ACCEPTED = "accepted", _("accepted")
         DECLINED = "declined", _("declined")
         EXPIRED = "expired", _("expired: no answer in time")
-        WITHDRAWN = "withdrawn", _("withdrawn by the midwife")
+        WITHDRAWN = "withdrawn", _("withdrawn")
         ARRIVED = "arrived", _("arrived")
 
     class Urgency(models.TextChoices):
@@ -34,6 +36,10 @@ class PlacementRequest(models.Model):
         IMMEDIATE = "immediate", _("immediate: in labour, on the way within minutes")
         URGENT = "urgent", _("urgent: needs a place within the hour")
         PLANNED = "planned", _("planned: a place later today")
+
+    class Withdrawn(models.TextChoices):
+        MIDWIFE = "midwife", _("withdrawn by the midwife")
+        TAKEN_ELSEWHERE = "taken_elsewhere", _("withdrawn: another location took her in")
 
     class Via(models.TextChoices):
         WEB = "web", _("web page")
@@ -43,6 +49,12 @@ class PlacementRequest(models.Model):
     location = models.ForeignKey(
         Location, on_delete=models.PROTECT, related_name="placement_requests", verbose_name=_("location asked")
     )
+    # One client's search for a place: the requests sent at once (parallel asking) and the ones
+    # sent after a "no" (escalation) share it. The first acceptance withdraws the others.
+    ask = models.UUIDField(_("ask"), default=uuid.uuid4, db_index=True)
+    # Where the midwife searched from (a PC4 postcode or a place name, validated as a search
+    # origin; never an address), so that a "no" can offer the next location of the same ranking.
+    search_origin = models.CharField(_("searched from"), max_length=80, blank=True)
     # Copied from the location when sent, like a refusal's region.
     region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+", verbose_name=_("region"))
     care_type = models.CharField(_("care type"), max_length=16, choices=CareType.choices)
@@ -69,6 +81,7 @@ class PlacementRequest(models.Model):
     version = models.PositiveIntegerField(_("version"), default=1)
     answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
     decline_reason = models.CharField(_("reason declined"), max_length=20, choices=Refusal.Reason.choices, blank=True)
+    withdrawn_why = models.CharField(_("why withdrawn"), max_length=16, choices=Withdrawn.choices, blank=True)
 
     # What the board showed for the location when she asked: a "no" becomes a refusal with it.
     board_snapshot = models.JSONField(_("board when sent"), default=dict)
@@ -121,6 +134,15 @@ class PlacementEvent(AppendOnlyModel):
         verbose_name=_("by"),
     )
     via = models.CharField(_("via"), max_length=10, choices=PlacementRequest.Via.choices)
+    # The API token an answer came with (via=api); ``by`` is then the account that issued it.
+    api_token = models.ForeignKey(
+        "capacity.ApiToken",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("API token"),
+    )
     at = models.DateTimeField(_("at"), default=timezone.now)
     version = models.PositiveIntegerField(_("version after"))
 

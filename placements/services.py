@@ -10,8 +10,10 @@ the board as it was when the midwife asked.
 from __future__ import annotations
 
 import functools
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -26,8 +28,10 @@ from hospitals.permissions import is_hospital_staff
 from hospitals.phones import parse_dutch_phone
 from placements import signals
 from placements.models import PlacementEvent, PlacementRequest
+from refusals import alerts
 from refusals.models import Refusal
 from refusals.services import refusal_register_from_request
+from search.selectors import OriginError, parse_origin
 
 State = PlacementRequest.State
 Via = PlacementRequest.Via
@@ -42,8 +46,9 @@ TRANSITIONS: dict[tuple[str, str], frozenset[str]] = {
     (State.SEEN, State.DECLINED): frozenset({"staff"}),
     (State.SENT, State.EXPIRED): frozenset({"system"}),
     (State.SEEN, State.EXPIRED): frozenset({"system"}),
-    (State.SENT, State.WITHDRAWN): frozenset({"midwife"}),
-    (State.SEEN, State.WITHDRAWN): frozenset({"midwife"}),
+    (State.SEEN, State.WITHDRAWN): frozenset({"midwife", "system"}),
+    # Parallel asking: another location of the same ask accepted first (withdraw_siblings).
+    (State.SENT, State.WITHDRAWN): frozenset({"midwife", "system"}),
     (State.ACCEPTED, State.WITHDRAWN): frozenset({"midwife"}),
     (State.ACCEPTED, State.ARRIVED): frozenset({"staff", "midwife"}),
 }
@@ -70,6 +75,14 @@ class TransitionRefused(Exception):
         self.message = message
 
 
+class AnsweringToken(Protocol):
+    """An API token answering for its organisation (capacity.models.ApiToken, read through this shape)."""
+
+    pk: int
+    organisation_id: int | None
+    created_by: User
+
+
 @dataclass(frozen=True)
 class PlacementInput:
     location_id: int
@@ -79,6 +92,10 @@ class PlacementInput:
     callback_phone: str
     gestational_weeks: int | None = None
     required_level: int = Location.NeonatalLevel.NONE
+    # Where she searched from (PC4 or place; empty: her practice), to rank the next location.
+    search_origin: str = ""
+    # The client's earlier requests (escalation after a "no"): the same ask.
+    ask: uuid.UUID | None = None
 
 
 def validate_placement(data: PlacementInput, *, now: datetime) -> str:
@@ -105,6 +122,11 @@ def validate_placement(data: PlacementInput, *, now: datetime) -> str:
         err("expected_arrival", _("The expected arrival cannot lie in the past."))
     elif data.expected_arrival > now + ARRIVAL_AHEAD_MAX:
         err("expected_arrival", _("The expected arrival must lie within the next 24 hours."))
+    if data.search_origin:
+        try:
+            parse_origin(data.search_origin)
+        except OriginError as error:
+            err("search_origin", str(error))
     e164 = ""
     try:
         e164 = parse_dutch_phone(data.callback_phone).e164
@@ -115,42 +137,123 @@ def validate_placement(data: PlacementInput, *, now: datetime) -> str:
     return e164
 
 
+def stored_origin(text: str) -> str:
+    """What is kept of where she searched from: the 4-digit postcode or the place, never more
+    (a full postcode such as 3584 CX is cut to 3584)."""
+    if not text:
+        return ""
+    origin = parse_origin(text)
+    return origin.pc4 or origin.label
+
+
+def parallel_limit(user: User) -> int:
+    """How many locations she may ask at once: her practice's region's setting (1: one at a time)."""
+    region = user.organisation.region if user.organisation_id and user.organisation else None
+    return max(1, min(3, region.placement_parallel_max)) if region else 1
+
+
 def placement_send(*, by: User, data: PlacementInput) -> PlacementRequest:
     """A midwife asks a location for a place; the answer is needed by the urgency's deadline."""
+    return placement_send_to(by=by, data=data, location_ids=[data.location_id])[0]
+
+
+def placement_send_to(*, by: User, data: PlacementInput, location_ids: list[int]) -> list[PlacementRequest]:
+    """Ask one location, or up to the region's limit at once (parallel asking), for the same client.
+
+    With ``data.ask`` (a "no" came, she asks the next one) the requests join her earlier ones: the
+    ask must be hers, nobody may have taken the client in yet, and a location is asked once."""
     if not (by.is_active and by.role == User.Role.MIDWIFE):
         raise PermissionDenied
     now = timezone.now()
-    e164 = validate_placement(data, now=now)
+    ids = list(dict.fromkeys(location_ids))
+    if not ids:
+        raise ValidationError({"location": [_("Choose a location to ask.")]})
+    e164 = ""
+    for location_id in ids:
+        e164 = validate_placement(PlacementInput(**{**data.__dict__, "location_id": location_id}), now=now)
     with transaction.atomic(durable=True):
-        location = Location.objects.get(pk=data.location_id)
-        snapshot, room = board_snapshot(location.pk, now=now)
-        request = PlacementRequest.objects.create(
-            location=location,
-            region_id=location.region_id,
-            care_type=data.care_type,
-            gestational_weeks=data.gestational_weeks,
-            required_level=data.required_level,
-            urgency=data.urgency,
-            expected_arrival=data.expected_arrival,
-            callback_phone=e164,
-            midwife=by,
-            sent_at=now,
-            deadline=now + settings.PLACEMENT_DEADLINE[data.urgency],
-            board_snapshot=snapshot,
-            board_showed_room=room,
-        )
-        PlacementEvent.objects.create(request=request, before="", after=State.SENT, by=by, via=Via.WEB, at=now,
-                                      version=request.version)  # fmt: skip
-        # Expire it at its deadline; the beat sweep (placements.tasks.expire_due) is the backstop.
-        transaction.on_commit(
-            functools.partial(
-                signals.request_sent.send_robust, PlacementRequest, request_id=request.pk, deadline=request.deadline
+        ask = data.ask or uuid.uuid4()
+        earlier = list(PlacementRequest.objects.select_for_update().filter(ask=ask).order_by("pk"))
+        if data.ask is not None:
+            _check_ask(earlier, by=by, ids=ids)
+        limit = parallel_limit(by)
+        if len(ids) + sum(r.state in OPEN for r in earlier) > limit:
+            message = (
+                _("Ask one location at a time.")
+                if limit == 1
+                else _("Ask at most %(count)s locations at once.") % {"count": limit}
             )
+            raise ValidationError({"location": [message]})
+        sent: list[PlacementRequest] = []
+        for location_id in ids:
+            location = Location.objects.get(pk=location_id)
+            snapshot, room = board_snapshot(location.pk, now=now)
+            request = PlacementRequest.objects.create(
+                location=location,
+                region_id=location.region_id,
+                ask=ask,
+                search_origin=stored_origin(data.search_origin),
+                care_type=data.care_type,
+                gestational_weeks=data.gestational_weeks,
+                required_level=data.required_level,
+                urgency=data.urgency,
+                expected_arrival=data.expected_arrival,
+                callback_phone=e164,
+                midwife=by,
+                sent_at=now,
+                deadline=now + settings.PLACEMENT_DEADLINE[data.urgency],
+                board_snapshot=snapshot,
+                board_showed_room=room,
+            )
+            PlacementEvent.objects.create(request=request, before="", after=State.SENT, by=by, via=Via.WEB, at=now,
+                                          version=request.version)  # fmt: skip
+            # Expire it at its deadline; the beat sweep (placements.tasks.expire_due) is the backstop.
+            transaction.on_commit(
+                functools.partial(
+                    signals.request_sent.send_robust, PlacementRequest, request_id=request.pk, deadline=request.deadline
+                )
+            )
+            _announce(request)
+            sent.append(request)
+        if by.callback_phone != e164:
+            # Her profile keeps the number she last gave, so the next request is pre-filled with it.
+            User.objects.filter(pk=by.pk).update(callback_phone=e164)
+            by.callback_phone = e164
+    return sent
+
+
+def _check_ask(earlier: list[PlacementRequest], *, by: User, ids: list[int]) -> None:
+    if not earlier or any(r.midwife_id != by.pk for r in earlier):
+        raise PermissionDenied
+    if any(r.state in (State.ACCEPTED, State.ARRIVED) for r in earlier):
+        raise ValidationError({"location": [_("A location already took her in: this client needs no other place.")]})
+    asked = {r.location_id for r in earlier if r.state in OPEN}
+    if asked & set(ids):
+        raise ValidationError(
+            {"location": [_("You already asked this location for this client; wait for its answer.")]}
         )
-    return request
 
 
-def _actor(request: PlacementRequest, by: User | None) -> str:
+def _announce(request: PlacementRequest) -> None:
+    """After commit: the request's screens (its location's staff, the midwife) get it as it is now."""
+    transaction.on_commit(
+        functools.partial(
+            signals.request_changed.send_robust,
+            PlacementRequest,
+            request_id=request.pk,
+            location_id=request.location_id,
+            midwife_id=request.midwife_id,
+            state=request.state,
+            version=request.version,
+        )
+    )
+
+
+def _actor(request: PlacementRequest, by: User | None, api_token: AnsweringToken | None) -> str:
+    if api_token is not None:
+        # A hospital system answers for its organisation's locations; it never acts as the midwife.
+        org = Location.objects.filter(pk=request.location_id).values_list("organisation_id", flat=True).first()
+        return "staff" if api_token.organisation_id is not None and api_token.organisation_id == org else ""
     if by is None:
         return "system"
     if by.is_active and by.pk == request.midwife_id:
@@ -158,6 +261,12 @@ def _actor(request: PlacementRequest, by: User | None) -> str:
     if is_hospital_staff(by) and by.locations.filter(pk=request.location_id).exists():
         return "staff"
     return ""
+
+
+def may_take(request: PlacementRequest, user: User, to: str) -> bool:
+    """Whether ``user`` is someone who may ever take this step on this request (views: 403 before anything else)."""
+    actor = _actor(request, user, None)
+    return actor != "" and any(actor in who for (_a, b), who in TRANSITIONS.items() if b == to)
 
 
 def placement_transition(
@@ -169,6 +278,7 @@ def placement_transition(
     expected_version: int | None = None,
     reason: str = "",
     now: datetime | None = None,
+    api_token: AnsweringToken | None = None,
 ) -> PlacementRequest:
     """Move one request to ``to``. ``by`` None is the system (the expiry sweep).
 
@@ -176,13 +286,20 @@ def placement_transition(
     only the midwife withdraws), StalePlacement when ``expected_version`` is no longer current,
     TransitionRefused when the state machine does not allow it now: an answer after the deadline
     expires the request instead and says so. A decline needs a reason and, like an expiry,
-    registers a refusal.
+    registers a refusal. An acceptance withdraws the ask's other open requests (parallel asking).
+    ``api_token``: a hospital system answers (via the API); ``by`` is then the account that issued it.
     """
     now = now or timezone.now()
+    if api_token is not None:
+        by, via = api_token.created_by, Via.API
     expired_instead = False
     with transaction.atomic(durable=True):
-        request = PlacementRequest.objects.select_for_update().get(pk=request_id)
-        actor = _actor(request, by)
+        ask = PlacementRequest.objects.filter(pk=request_id).values_list("ask", flat=True).get()
+        # Every request of the ask, locked in one order: two locations accepting the same client at
+        # once wait for each other instead of deadlocking, and the second finds hers withdrawn.
+        family = {r.pk: r for r in PlacementRequest.objects.select_for_update().filter(ask=ask).order_by("pk")}
+        request = family[request_id]
+        actor = _actor(request, None if api_token else by, api_token)
         if actor == "" or not any(actor in who for (a, b), who in TRANSITIONS.items() if b == to):
             raise PermissionDenied
         if expected_version is not None and request.version != expected_version:
@@ -198,7 +315,13 @@ def placement_transition(
                 raise ValidationError({"reason": [_("Choose the reason you cannot take her in.")]})
             if to == State.EXPIRED and now < request.deadline:
                 raise TransitionRefused(request, _("The request has not reached its deadline yet."))
-            _move(request, to, by=by, via=via, now=now, reason=reason)
+            why = PlacementRequest.Withdrawn.MIDWIFE if to == State.WITHDRAWN and actor == "midwife" else ""
+            _move(request, to, by=by, via=via, now=now, reason=reason, why=why, api_token=api_token)
+            if to == State.ACCEPTED:
+                for sibling in family.values():
+                    if sibling.pk != request.pk and sibling.state in OPEN:
+                        _move(sibling, State.WITHDRAWN, by=None, via=Via.SYSTEM, now=now,
+                              why=PlacementRequest.Withdrawn.TAKEN_ELSEWHERE)  # fmt: skip
     if expired_instead:
         raise TransitionRefused(
             request,
@@ -216,7 +339,17 @@ def _refused_message(request: PlacementRequest, to: str) -> str:
     return _("That step is not possible now: the request is %(state)s.") % {"state": request.get_state_display()}
 
 
-def _move(request: PlacementRequest, to: str, *, by: User | None, via: str, now: datetime, reason: str = "") -> None:
+def _move(
+    request: PlacementRequest,
+    to: str,
+    *,
+    by: User | None,
+    via: str,
+    now: datetime,
+    reason: str = "",
+    why: str = "",
+    api_token: AnsweringToken | None = None,
+) -> None:
     before = request.state
     request.state = to
     request.version += 1
@@ -227,9 +360,12 @@ def _move(request: PlacementRequest, to: str, *, by: User | None, via: str, now:
     if to == State.DECLINED:
         request.decline_reason = reason
         fields.append("decline_reason")
+    if to == State.WITHDRAWN:
+        request.withdrawn_why = why or PlacementRequest.Withdrawn.MIDWIFE
+        fields.append("withdrawn_why")
     if to in (State.DECLINED, State.EXPIRED) and request.refusal_id is None:
-        # Every "no" counts: the refusal the midwife would otherwise register by hand.
-        request.refusal = refusal_register_from_request(
+        # Every "no" counts, once: the refusal she registered by hand for it, or one registered now.
+        request.refusal = _refusal_by_hand(request) or refusal_register_from_request(
             midwife=request.midwife,
             by=by or request.midwife,
             location_id=request.location_id,
@@ -242,8 +378,45 @@ def _move(request: PlacementRequest, to: str, *, by: User | None, via: str, now:
         )
         fields.append("refusal")
     request.save(update_fields=fields)
-    PlacementEvent.objects.create(request=request, before=before, after=to, by=by, via=via, at=now,
-                                  version=request.version)  # fmt: skip
+    PlacementEvent.objects.create(
+        request=request,
+        before=before,
+        after=to,
+        by=by,
+        via=via,
+        at=now,
+        version=request.version,
+        api_token_id=api_token.pk if api_token else None,
+    )
+    if to == State.EXPIRED:
+        # No answer: the region's coordinators are alerted (banner and e-mail, after commit).
+        alerts.raise_request_expired(
+            request_id=request.pk,
+            region_id=request.region_id,
+            location_id=request.location_id,
+            urgency=request.urgency,
+            sent_at=request.sent_at,
+        )
+    _announce(request)
+
+
+def _refusal_by_hand(request: PlacementRequest) -> Refusal | None:
+    """The refusal the midwife already registered by hand for this request (she phoned, they said
+    no), so that the request's "no" links to it instead of counting the same refusal twice: hers,
+    at this location, for this care, registered since she sent the request and not yet linked."""
+    return (
+        Refusal.objects.filter(
+            registered_by_id=request.midwife_id,
+            location_id=request.location_id,
+            care_type=request.care_type,
+            source=Refusal.Source.MANUAL,
+            withdrawn_at__isnull=True,
+            registered_at__gte=request.sent_at,
+            placement_request__isnull=True,
+        )
+        .order_by("registered_at")
+        .first()
+    )
 
 
 def placement_expire_due(*, now: datetime | None = None, limit: int = 500, only: list[int] | None = None) -> int:

@@ -6,3 +6,7 @@ from django.dispatch import Signal
 
 # After a request is stored: request_id, deadline.
 request_sent = Signal()
+
+# After any change of a request (sent, seen, answered, expired, withdrawn, arrived):
+# request_id, location_id, midwife_id, state, version. The live screens and the API stream listen.
+request_changed = Signal()

@@ -112,6 +112,34 @@ def region_stops() -> list[Condition]:
     ]
 
 
+# The kinds that hold while a condition lasts; the others (an expired request) are single events.
+CONDITIONS = (Alert.Kind.LOCATION_SPIKE, Alert.Kind.REGION_STOPS)
+
+
+def request_key(request_id: int) -> str:
+    return f"request:{request_id}"
+
+
+def raise_request_expired(
+    *, request_id: int, region_id: int, location_id: int, urgency: str, sent_at: datetime
+) -> None:
+    """A placement request expired unanswered: its region's coordinators are alerted (banner and
+    e-mail, after commit). Runs inside the expiry's transaction; once per request."""
+    if Alert.objects.filter(key=request_key(request_id)).exists():
+        return
+    alert = Alert.objects.create(
+        kind=Alert.Kind.REQUEST_EXPIRED,
+        key=request_key(request_id),
+        region_id=region_id,
+        location_id=location_id,
+        count=1,
+        detail={"request": request_id, "urgency": urgency, "sent_at": sent_at.isoformat()},
+        raised_at=timezone.now(),
+    )
+    logger.warning("alert raised: %s", alert.key)
+    transaction.on_commit(functools.partial(notify, alert.pk))
+
+
 def run(now: datetime | None = None) -> dict[str, int]:
     """Raise alerts whose condition started, end those whose condition is over. Idempotent."""
     now = now or timezone.now()
@@ -119,7 +147,9 @@ def run(now: datetime | None = None) -> dict[str, int]:
     stopping = region_stops()
     raised = sum(_raise(condition, now) for condition in [*spiking, *stopping])
     holding = spike_active | {c.key for c in stopping}
-    ended = Alert.objects.filter(ended_at__isnull=True).exclude(key__in=holding).update(ended_at=now)
+    ended = (
+        Alert.objects.filter(ended_at__isnull=True, kind__in=CONDITIONS).exclude(key__in=holding).update(ended_at=now)
+    )
     return {"raised": raised, "ended": ended}
 
 
@@ -193,6 +223,12 @@ def describe(alert: Alert) -> str:
             "count": alert.count,
             "location": alert.location.name if alert.location else "?",
             "hours": _hours(alert),
+        }
+    if alert.kind == Alert.Kind.REQUEST_EXPIRED:
+        sent = datetime.fromisoformat(alert.detail.get("sent_at", alert.raised_at.isoformat()))
+        return _("A placement request to %(location)s sent at %(time)s expired without an answer.") % {
+            "location": alert.location.name if alert.location else "?",
+            "time": timezone.localtime(sent).strftime("%H:%M"),
         }
     names = Location.objects.filter(pk__in=alert.detail.get("locations", [])).order_by("name")
     return _("%(count)s locations in %(region)s in admission stop at the same time: %(names)s.") % {

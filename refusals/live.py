@@ -10,7 +10,6 @@ and never raises: the data is saved; a page that missed a push catches up on rec
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -18,12 +17,11 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from core.push import group_send
 from hospitals.models import Region
 from refusals.models import Alert
 
@@ -38,43 +36,11 @@ def alerts_group(region_id: int) -> str:
     return f"refusal-alerts-{region_id}"
 
 
-# Embedded mode (in-memory channel layer): the event loop of this process's sockets, set by the
-# consumers. The layer's queues belong to that loop, so other threads (the request thread, the
-# embedded beat thread) hand their sends over to it instead of running them in a loop of their own.
-_loop: asyncio.AbstractEventLoop | None = None
-
-
-def remember_loop() -> None:
-    global _loop
-    _loop = asyncio.get_running_loop()
-
-
-def _group_send(group: str, message: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        if settings.REDIS_URL:
-            async_to_sync(layer.group_send)(group, message)
-        elif _loop is not None and _loop.is_running():
-            try:
-                current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-            except RuntimeError:
-                current = None
-            if current is _loop:  # called on the loop itself: never block it
-                _loop.create_task(layer.group_send(group, message))
-            else:
-                asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _loop).result(timeout=5)
-        # else: no socket was ever opened in this process (or its loop is gone): nobody to tell
-    except Exception:  # the change is saved; open pages catch up on reconnect
-        logger.warning("push to %s failed", group, exc_info=True)
-
-
 def statistics_changed(region_ids: Iterable[int] | None) -> None:
     """Tell the statistics pages of these regions (None: every region) to fetch their figures again."""
     ids = list(region_ids) if region_ids is not None else list(Region.objects.values_list("id", flat=True))
     for region_id in sorted(ids):
-        _group_send(stats_group(region_id), {"type": "statistics.changed", "region_id": region_id})
+        group_send(stats_group(region_id), {"type": "statistics.changed", "region_id": region_id})
 
 
 # Regions collected while a batch runs (the sweep): one nudge per region at the end, not one per refusal.
@@ -131,4 +97,4 @@ def alerts_changed(region_id: int) -> None:
     except Exception:
         logger.exception("rendering the alert banner of region %s failed", region_id)
         return
-    _group_send(alerts_group(region_id), {"type": "alerts.changed", "frames": frames})
+    group_send(alerts_group(region_id), {"type": "alerts.changed", "frames": frames})

@@ -271,6 +271,8 @@ class Alert(models.Model):
     class Kind(models.TextChoices):
         LOCATION_SPIKE = "location_spike", _("many refusals at one location")
         REGION_STOPS = "region_stops", _("several locations in admission stop")
+        # An event, not a condition: raised once when a placement request expires unanswered.
+        REQUEST_EXPIRED = "request_expired", _("a placement request expired without an answer")
 
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     key = models.CharField(max_length=80, editable=False)

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from refusals.consumers import AlertsConsumer, StatisticsConsumer, alerts_gate, guarded, statistics_gate
+from core.group_socket import guarded
+from refusals.consumers import AlertsConsumer, StatisticsConsumer, alerts_gate, statistics_gate
 
 websocket_urlpatterns = [
     path("ws/statistics/<slug:region_code>/", guarded(StatisticsConsumer, statistics_gate)),

@@ -32,6 +32,15 @@ class StaleRefusal(StaleVersion[Refusal]):
         super().__init__(current, f"refusal {current.pk} is at version {current.version}")
 
 
+class CountedAlready(Exception):
+    """A placement request's "no" already registered this refusal (``refusal``): registering it by
+    hand as well would count it twice. The midwife may say it is another client."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(f"refusal {refusal.pk} already counts this")
+        self.refusal = refusal
+
+
 @dataclass(frozen=True)
 class RefusalInput:
     occurred_at: datetime
@@ -112,12 +121,35 @@ def _apply(refusal: Refusal, data: RefusalInput) -> None:
         setattr(refusal, name, value)
 
 
-def refusal_register(*, by: User, data: RefusalInput) -> Refusal:
+def counted_from_request(by: User, data: RefusalInput) -> Refusal | None:
+    """Her refusal registered from a placement request's "no" that this one repeats: same
+    location and care, within ``REFUSAL_REQUEST_LINK_WINDOW`` of its time, not withdrawn."""
+    window = settings.REFUSAL_REQUEST_LINK_WINDOW
+    return (
+        Refusal.objects.filter(
+            source=Refusal.Source.REQUEST,
+            registered_by=by,
+            location_id=data.location_id,
+            care_type=data.care_type,
+            withdrawn_at__isnull=True,
+            occurred_at__gte=data.occurred_at - window,
+            occurred_at__lte=data.occurred_at + window,
+        )
+        .order_by("-occurred_at")
+        .first()
+    )
+
+
+def refusal_register(*, by: User, data: RefusalInput, another_client: bool = False) -> Refusal:
+    """Register a refusal by hand. One her placement request already registered is not counted
+    again (``CountedAlready``) unless she says it concerns ``another_client``."""
     if by.role != User.Role.MIDWIFE:
         raise PermissionDenied
     now = timezone.now()
     validate_refusal(data, now=now)
     with transaction.atomic(durable=True):
+        if not another_client and (counted := counted_from_request(by, data)) is not None:
+            raise CountedAlready(counted)
         location = Location.objects.get(pk=data.location_id)
         snapshot, room = board_snapshot(location.pk, now=now)
         refusal = Refusal(

@@ -59,10 +59,17 @@ def register(request: AuthenticatedRequest) -> HttpResponse:
     if request.GET.get("gestational_weeks", "").isdigit():
         initial["gestational_weeks"] = int(request.GET["gestational_weeks"])
     form = RefusalForm(request.POST or None, initial=initial, user=user, near=near)
-    context = {"form": form, "next": back, "near": ",".join(map(str, near))}
+    context: dict[str, object] = {"form": form, "next": back, "near": ",".join(map(str, near))}
     if request.method == "POST":
         if form.is_valid():
-            refusal = services.refusal_register(by=user, data=form.to_input())
+            try:
+                refusal = services.refusal_register(
+                    by=user, data=form.to_input(), another_client=request.POST.get("another_client") == "1"
+                )
+            except services.CountedAlready as counted:
+                # Her placement request's "no" already registered it: say so, count it once.
+                context["counted"] = counted.refusal
+                return render(request, "refusals/form.html", context, status=409)
             messages.success(
                 request, _("Refusal by %(location)s registered. Thank you.") % {"location": refusal.location.name}
             )

@@ -205,11 +205,11 @@ async def test_socket_rejoins_its_group_after_redis_forgot_it(world: World, monk
     from django.conf import settings as django_settings
     from redis.asyncio import Redis
 
-    from refusals import consumers
+    from core import group_socket
 
     if not django_settings.REDIS_URL:
         pytest.skip("needs REDIS_URL: the channel layer's group membership lives in Redis")
-    monkeypatch.setattr(consumers, "REJOIN_SECONDS", 0.2)
+    monkeypatch.setattr(group_socket, "REJOIN_SECONDS", 0.2)
     comm = await socket(f"/ws/statistics/{world.region.code}/", world.coordinator)
     assert (await comm.connect())[0]
     prefix = django_settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]

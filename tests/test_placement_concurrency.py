@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from hospitals.models import User
 from placements.models import PlacementEvent, PlacementRequest
@@ -86,3 +87,33 @@ def test_an_accept_racing_the_expiry_sweep_ends_in_one_state(world: World) -> No
         afters = list(PlacementEvent.objects.filter(request=final).values_list("after", flat=True))
         assert afters in (["sent", "accepted"], ["sent", "expired"])
         assert (final.refusal_id is not None) == (final.state == State.EXPIRED)
+
+
+def test_two_locations_asked_at_once_accept_together_and_one_gets_her(world: World) -> None:
+    """Parallel asking: both hospitals accept at the same moment. The ask's rows are locked in one
+    order, so there is no deadlock; the first wins and the other finds its request withdrawn."""
+    from hospitals.models import Region
+    from placements.services import PlacementInput, placement_send_to
+
+    Region.objects.filter(pk=world.region.pk).update(placement_parallel_max=2)
+    first, second = placement_send_to(
+        by=world.midwife,
+        data=PlacementInput(
+            location_id=world.location.pk,
+            care_type="overdracht",
+            urgency="urgent",
+            expected_arrival=timezone.now() + timedelta(minutes=30),
+            callback_phone="06 1234 5678",
+        ),
+        location_ids=[world.location.pk, world.other_location.pk],
+    )
+    answerers = [world.staff, world.other_staff]
+    targets = [first, second]
+    results = run_together(
+        lambda i: placement_transition(request_id=targets[i].pk, to=State.ACCEPTED, by=answerers[i]), n=2
+    )
+    won = [r for r in results if isinstance(r, PlacementRequest)]
+    lost = [r for r in results if isinstance(r, TransitionRefused)]
+    assert (len(won), len(lost)) == (1, 1), results
+    states = sorted(PlacementRequest.objects.values_list("state", "withdrawn_why"))
+    assert states == [("accepted", ""), ("withdrawn", "taken_elsewhere")]

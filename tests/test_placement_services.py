@@ -51,7 +51,16 @@ def test_a_request_holds_the_care_asked_for_and_no_patient_identifiers(world: Wo
     text_fields = {
         f.name for f in PlacementRequest._meta.get_fields() if isinstance(f, models.CharField | models.TextField)
     }
-    assert text_fields == {"care_type", "urgency", "callback_phone", "state", "decline_reason"}
+    # search_origin holds a 4-digit postcode or a place name, validated as a search origin.
+    assert text_fields == {
+        "care_type",
+        "urgency",
+        "callback_phone",
+        "state",
+        "decline_reason",
+        "withdrawn_why",
+        "search_origin",
+    }
     names = " ".join(f.name for f in PlacementRequest._meta.get_fields())
     for word in ("name", "bsn", "birth", "address", "postcode", "note"):
         assert word not in names
@@ -67,6 +76,7 @@ def test_a_request_holds_the_care_asked_for_and_no_patient_identifiers(world: Wo
         ({"urgency": "whenever"}, "urgency"),
         ({"gestational_weeks": 12}, "gestational_weeks"),
         ({"callback_phone": "12345"}, "callback_phone"),
+        ({"search_origin": "Dorpsstraat 12, De Bilt"}, "search_origin"),
         ({"expected_arrival": timezone.now() - timedelta(hours=1)}, "expected_arrival"),
         ({"expected_arrival": timezone.now() + timedelta(days=3)}, "expected_arrival"),
     ],
@@ -189,3 +199,125 @@ def test_the_midwife_withdraws_and_nothing_is_counted(world: World) -> None:
         placement_transition(request_id=request.pk, to=State.ACCEPTED, by=world.staff)
     assert placement_expire_due(now=request.deadline + timedelta(minutes=1)) == 0
     assert not Refusal.objects.exists()
+
+
+# --- one "no", one refusal: a refusal registered by hand is linked, never counted twice ----------
+
+
+def manual(world: World, **kw: object) -> Refusal:
+    from refusals.services import RefusalInput, refusal_register
+
+    values: dict[str, object] = {
+        "occurred_at": timezone.now(),
+        "location_id": world.location.pk,
+        "care_type": "overdracht",
+        "reason": "no_staff",
+        "outcome": "unknown",
+    }
+    values.update(kw)
+    return refusal_register(by=world.midwife, data=RefusalInput(**values))  # type: ignore[arg-type]
+
+
+def test_a_refusal_by_hand_after_the_decline_is_not_counted_again(world: World) -> None:
+    from refusals.services import CountedAlready, RefusalInput, refusal_register
+
+    request = send(world)
+    placement_transition(request_id=request.pk, to=State.DECLINED, by=world.staff, reason="no_staff")
+    with pytest.raises(CountedAlready) as counted:
+        manual(world)
+    request.refresh_from_db()
+    assert counted.value.refusal.pk == request.refusal_id
+    assert Refusal.objects.count() == 1
+    # Another client refused there in the same hour: she says so, and it counts.
+    data = RefusalInput(
+        occurred_at=timezone.now(), location_id=world.location.pk, care_type="overdracht", reason="no_staff",
+        outcome="unknown",
+    )  # fmt: skip
+    refusal_register(by=world.midwife, data=data, another_client=True)
+    assert Refusal.objects.count() == 2
+
+
+def test_a_refusal_by_hand_before_the_answer_is_the_one_the_request_links(world: World) -> None:
+    request = send(world)
+    by_hand = manual(world)  # she phoned, they said no; the request is still open
+    placement_transition(request_id=request.pk, to=State.DECLINED, by=world.staff, reason="no_delivery_room")
+    request.refresh_from_db()
+    assert request.refusal_id == by_hand.pk
+    assert Refusal.objects.count() == 1
+    # An expiry links it just the same.
+    second = send(world)
+    by_hand_2 = manual(world, reason="admission_stop")
+    placement_expire_due(now=second.deadline + timedelta(seconds=1))
+    second.refresh_from_db()
+    assert (second.state, second.refusal_id) == (State.EXPIRED, by_hand_2.pk)
+    assert Refusal.objects.count() == 2
+
+
+def test_a_refusal_at_another_location_is_not_linked(world: World) -> None:
+    request = send(world)
+    manual(world, location_id=world.other_location.pk)
+    placement_transition(request_id=request.pk, to=State.DECLINED, by=world.staff, reason="no_staff")
+    request.refresh_from_db()
+    assert Refusal.objects.count() == 2 and request.refusal is not None and request.refusal.source == "request"
+
+
+# --- parallel asking -------------------------------------------------------------------------
+
+
+def parallel(world: World, limit: int, ids: list[int]) -> list[PlacementRequest]:
+    from hospitals.models import Region
+    from placements.services import placement_send_to
+
+    Region.objects.filter(pk=world.region.pk).update(placement_parallel_max=limit)
+    midwife = User.objects.get(pk=world.midwife.pk)
+    data = PlacementInput(
+        location_id=ids[0], care_type="overdracht", urgency="urgent",
+        expected_arrival=timezone.now() + timedelta(minutes=30), callback_phone="06 1234 5678",
+    )  # fmt: skip
+    return placement_send_to(by=midwife, data=data, location_ids=ids)
+
+
+def test_parallel_asking_is_off_by_default(world: World) -> None:
+    with pytest.raises(ValidationError) as error:
+        parallel(world, 1, [world.location.pk, world.other_location.pk])
+    assert "location" in error.value.message_dict
+    assert not PlacementRequest.objects.exists()
+
+
+def test_a_region_allows_up_to_its_limit_and_the_first_acceptance_withdraws_the_others(world: World) -> None:
+    a, b, c = parallel(world, 3, [world.location.pk, world.other_location.pk, world.far_location.pk])
+    assert a.ask == b.ask == c.ask
+    other_far = User.objects.create_user("farstaff", role=User.Role.HOSPITAL_STAFF)
+    other_far.locations.set([world.far_location])
+    placement_transition(request_id=b.pk, to=State.ACCEPTED, by=world.other_staff)
+    a.refresh_from_db()
+    c.refresh_from_db()
+    assert (a.state, a.withdrawn_why, c.state) == (State.WITHDRAWN, "taken_elsewhere", State.WITHDRAWN)
+    assert PlacementEvent.objects.filter(request=a, after="withdrawn", by=None, via="system").exists()
+    with pytest.raises(TransitionRefused):
+        placement_transition(request_id=c.pk, to=State.ACCEPTED, by=other_far)
+    assert not Refusal.objects.exists()  # withdrawn is not a no
+
+
+def test_more_than_the_limit_is_refused(world: World) -> None:
+    with pytest.raises(ValidationError):
+        parallel(world, 2, [world.location.pk, world.other_location.pk, world.far_location.pk])
+    assert not PlacementRequest.objects.exists()
+
+
+def test_escalation_joins_the_ask_and_stops_once_she_is_placed(world: World) -> None:
+    first = send(world)
+    placement_transition(request_id=first.pk, to=State.DECLINED, by=world.staff, reason="no_staff")
+    data = PlacementInput(
+        location_id=world.other_location.pk, care_type="overdracht", urgency="immediate",
+        expected_arrival=timezone.now() + timedelta(minutes=20), callback_phone="06 1234 5678", ask=first.ask,
+    )  # fmt: skip
+    second = placement_send(by=world.midwife, data=data)
+    assert second.ask == first.ask
+    placement_transition(request_id=second.pk, to=State.ACCEPTED, by=world.other_staff)
+    third = PlacementInput(**{**data.__dict__, "location_id": world.far_location.pk})
+    with pytest.raises(ValidationError):
+        placement_send(by=world.midwife, data=third)
+    other = User.objects.create_user("m3", role=User.Role.MIDWIFE, organisation=world.practice)
+    with pytest.raises(PermissionDenied):  # somebody else's ask
+        placement_send(by=other, data=PlacementInput(**{**data.__dict__, "ask": first.ask}))

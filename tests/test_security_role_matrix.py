@@ -18,16 +18,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from channels.routing import URLRouter
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from capacity.models import BoardToken
 from capacity.services import board_token_issue
 from hospitals.models import User
+from placements.models import PlacementRequest
+from placements.services import PlacementInput, placement_send
 from refusals.models import Alert, Refusal
 from tests.api_support import org_token
 from tests.conftest import PASSWORD, World
@@ -55,6 +59,7 @@ class Things:
     alert: Alert
     api_token_id: int
     member: User
+    placement: PlacementRequest
 
 
 @dataclass(frozen=True)
@@ -147,6 +152,23 @@ MATRIX: dict[str, Route] = {
     "refusals:withdraw": Route(
         lambda t: f"/refusals/{t.refusal.pk}/withdraw/", get=frozenset({"midwife"}), post=frozenset({"midwife"})
     ),
+    # placement requests: midwives send and follow their own; staff of the location answer
+    "placements:mine": Route(fixed("/requests/"), get=frozenset({"midwife"})),
+    "placements:new": Route(
+        lambda t: f"/requests/new/?location={t.world.location.pk}",
+        get=frozenset({"midwife"}),
+        post=frozenset({"midwife"}),
+    ),
+    "placements:ask": Route(lambda t: f"/requests/{t.placement.ask}/", get=frozenset({"midwife"})),
+    "placements:ask_panel": Route(lambda t: f"/requests/{t.placement.ask}/panel/", get=frozenset({"midwife"})),
+    "placements:ask_next": Route(lambda t: f"/requests/{t.placement.ask}/next/", post=frozenset({"midwife"})),
+    "placements:withdraw": Route(lambda t: f"/requests/{t.placement.pk}/withdraw/", post=frozenset({"midwife"})),
+    "placements:arrived": Route(lambda t: f"/requests/{t.placement.pk}/arrived/", post=frozenset({"midwife", "staff"})),
+    "placements:seen": Route(lambda t: f"/requests/{t.placement.pk}/seen/", post=frozenset({"staff"})),
+    "placements:accept": Route(lambda t: f"/requests/{t.placement.pk}/accept/", post=frozenset({"staff"})),
+    "placements:decline": Route(lambda t: f"/requests/{t.placement.pk}/decline/", post=frozenset({"staff"})),
+    "placements:desk": Route(fixed("/requests/desk/"), get=frozenset({"staff"})),
+    "placements:desk_panel": Route(fixed("/requests/desk/panel/"), get=frozenset({"staff"})),
     "refusals:statistics": Route(fixed("/statistics/"), get=STATS),
     "refusals:statistics_region": Route(lambda t: f"/statistics/{t.world.region.code}/", get=STATS),
     "refusals:quarterly_report": Route(lambda t: f"/statistics/{t.world.region.code}/report/", get=STATS),
@@ -183,6 +205,8 @@ SOCKETS: dict[str, frozenset[str]] = {
     "ws/search/": SEARCHERS,
     "ws/statistics/<slug:region_code>/": STATS,
     "ws/alerts/": STATS,
+    "ws/requests/desk/": frozenset({"staff"}),
+    "ws/requests/mine/": frozenset({"midwife"}),
     "/api/v1/stream/": frozenset(),  # bearer token only: tests/test_api_stream.py
 }
 
@@ -202,11 +226,12 @@ def http_routes() -> list[tuple[str, str]]:
 
 def websocket_routes() -> list[str]:
     from capacity.routing import websocket_urlpatterns as board
+    from placements.routing import websocket_urlpatterns as placements
     from refusals.routing import websocket_urlpatterns as refusals
     from search.routing import websocket_urlpatterns as search
 
-    URLRouter(board + search + refusals)  # the same list config/asgi.py routes
-    return [str(p.pattern) for p in board + search + refusals] + ["/api/v1/stream/"]
+    URLRouter(board + search + refusals + placements)  # the same list config/asgi.py routes
+    return [str(p.pattern) for p in board + search + refusals + placements] + ["/api/v1/stream/"]
 
 
 def test_every_route_is_in_the_matrix() -> None:
@@ -247,7 +272,17 @@ def things(world: World) -> Things:
     member = User.objects.create_user(
         username="member", password=PASSWORD, role=User.Role.HOSPITAL_STAFF, organisation=world.hospital
     )
-    return Things(world, board, raw, refusal, alert, api_token_id, member)
+    placement = placement_send(
+        by=world.midwife,
+        data=PlacementInput(
+            location_id=world.location.pk,
+            care_type="overdracht",
+            urgency="urgent",
+            expected_arrival=timezone.now() + timedelta(minutes=30),
+            callback_phone="06 1234 5678",
+        ),
+    )
+    return Things(world, board, raw, refusal, alert, api_token_id, member, placement)
 
 
 @pytest.fixture
