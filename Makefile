@@ -32,6 +32,7 @@ demo: install
 	$(BIN)/python manage.py load_reference_data
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py generate_refusals --years 1 --capacity-history --clear-synthetic
+	$(BIN)/python manage.py seed_demo_requests
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	@echo
 	@echo "Dashboard: http://$(HOST):$(PORT)/  (demo logins above)"

@@ -219,7 +219,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS}],
+                # redis-py 8 times a read out after 5 s by default, as long as channels-redis waits on
+                # a consumer's inbox (BRPOP, 5 s): a socket with nothing pushed for 5 s was closed.
+                # A read timeout well above that wait still notices a Redis that stopped answering.
+                "hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS, "socket_timeout": 30}],
                 "capacity": 1000,
                 "prefix": env_str("CHANNEL_PREFIX", "asgi"),
             },

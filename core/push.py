@@ -21,11 +21,18 @@ logger = logging.getLogger(__name__)
 # consumers. The layer's queues belong to that loop, so other threads (the request thread, the
 # embedded beat thread) hand their sends over to it instead of running them in a loop of their own.
 _loop: asyncio.AbstractEventLoop | None = None
+_sending: set[asyncio.Task[None]] = set()
 
 
 def remember_loop() -> None:
     global _loop
     _loop = asyncio.get_running_loop()
+
+
+def _sent(task: asyncio.Task[None], group: str) -> None:
+    _sending.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("push to %s failed", group, exc_info=task.exception())
 
 
 def group_send(group: str, message: dict[str, Any]) -> None:
@@ -34,7 +41,16 @@ def group_send(group: str, message: dict[str, Any]) -> None:
         return
     try:
         if settings.REDIS_URL:
-            async_to_sync(layer.group_send)(group, message)
+            try:
+                running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is not None:  # called on an event loop (a consumer, an async view): never block it
+                task = running.create_task(layer.group_send(group, message))
+                _sending.add(task)  # keep a reference until it is done
+                task.add_done_callback(lambda done: _sent(done, group))
+            else:
+                async_to_sync(layer.group_send)(group, message)
         elif _loop is not None and _loop.is_running():
             try:
                 current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()

@@ -8,7 +8,9 @@ Gates (core/group_socket.py): 4401 not logged in, 4403 not allowed (another role
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -53,8 +55,12 @@ class _FramesConsumer(GroupConsumer):
         raise NotImplementedError
 
     async def frames_push(self, event: dict[str, Any]) -> None:
-        frames: dict[str, str] = event["frames"]
-        await self.send(text_data=frames.get(self.lang) or frames[settings.LANGUAGE_CODE])
+        frames: dict[str, str] = self.frames_of(event)
+        if frames:
+            await self.send(text_data=frames.get(self.lang) or frames[settings.LANGUAGE_CODE])
+
+    def frames_of(self, event: dict[str, Any]) -> dict[str, str]:
+        return event["frames"]
 
 
 class DeskConsumer(_FramesConsumer):
@@ -66,9 +72,26 @@ class DeskConsumer(_FramesConsumer):
 
 
 class MineConsumer(_FramesConsumer):
+    """``?ask=<uuid>``: the page of one ask gets that ask only; without it, the list page gets her whole list."""
+
+    ask: str = ""
+
     def group_names(self, ids: list[int]) -> list[str]:
+        requested = (parse_qs(self.scope.get("query_string", b"").decode()).get("ask") or [""])[0]
+        try:
+            self.ask = str(uuid.UUID(requested)) if requested else ""
+        except ValueError:
+            self.ask = ""
         return [live.midwife_group(i) for i in ids]
 
     def snapshot(self) -> list[str]:
         user = self.scope["user"]
-        return [live.render_ask(ask, oob=True) for ask in selectors.asks_of(user)]
+        if not self.ask:
+            return [live.render_asks(user, oob=True)]
+        ask = selectors.ask_of(uuid.UUID(self.ask), user)  # none if not hers: she gets nothing
+        return [live.render_ask(ask, oob=True)] if ask is not None else []
+
+    def frames_of(self, event: dict[str, Any]) -> dict[str, str]:
+        if not self.ask:
+            return event["frames"]
+        return event["ask_frames"] if event.get("ask") == self.ask else {}

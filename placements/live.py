@@ -44,6 +44,12 @@ def render_ask(ask: selectors.Ask, *, oob: bool) -> str:
     return render_to_string("placements/_ask.html", {"ask": ask, "oob": oob, "now": timezone.now()})
 
 
+def render_asks(midwife: User, *, oob: bool) -> str:
+    """Her whole list of recent asks: what her list page gets pushed (a new ask appears in it)."""
+    asks = selectors.asks_of(midwife)
+    return render_to_string("placements/_asks.html", {"asks": asks, "oob": oob, "now": timezone.now()})
+
+
 def _frames(render: Any) -> dict[str, str]:
     frames: dict[str, str] = {}
     for code, _name in settings.LANGUAGES:
@@ -59,10 +65,13 @@ def on_request_changed(sender: object, request_id: int, location_id: int, midwif
         midwife = User.objects.get(pk=midwife_id)
         ask_key = PlacementRequest.objects.values_list("ask", flat=True).get(pk=request_id)
         ask = selectors.ask_of(ask_key, midwife)
-        mine = _frames(lambda: render_ask(ask, oob=True)) if ask is not None else {}
+        one = _frames(lambda: render_ask(ask, oob=True)) if ask is not None else {}
+        whole = _frames(lambda: render_asks(midwife, oob=True))
     except Exception:
         logger.exception("rendering placement request %s for its screens failed", request_id)
         return
-    group_send(location_group(location_id), {"type": "frames.push", "frames": desk, "request_id": request_id})
-    if mine:
-        group_send(midwife_group(midwife_id), {"type": "frames.push", "frames": mine, "request_id": request_id})
+    group_send(location_group(location_id), {"type": "frames.push", "frames": desk})
+    # Her phone shows one ask (its page) or the list: each socket takes the frame for what it shows.
+    group_send(
+        midwife_group(midwife_id), {"type": "frames.push", "frames": whole, "ask": str(ask_key), "ask_frames": one}
+    )

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from capacity.selectors import board_snapshot, obstetric_locations
 from core.exceptions import StaleVersion
-from hospitals.models import MAX_WEEKS, MIN_WEEKS, CareType, Location, User
+from hospitals.models import MAX_WEEKS, MIN_WEEKS, CareType, Location, Organisation, User
 from hospitals.permissions import is_hospital_staff
 from hospitals.phones import parse_dutch_phone
 from placements import signals
@@ -148,8 +148,14 @@ def stored_origin(text: str) -> str:
 
 def parallel_limit(user: User) -> int:
     """How many locations she may ask at once: her practice's region's setting (1: one at a time)."""
-    region = user.organisation.region if user.organisation_id and user.organisation else None
-    return max(1, min(3, region.placement_parallel_max)) if region else 1
+    if user.organisation_id is None:
+        return 1
+    setting = (
+        Organisation.objects.filter(pk=user.organisation_id)
+        .values_list("region__placement_parallel_max", flat=True)
+        .first()
+    )
+    return max(1, min(3, setting)) if setting else 1
 
 
 def placement_send(*, by: User, data: PlacementInput) -> PlacementRequest:

@@ -193,8 +193,7 @@ def ask_next(request: AuthenticatedRequest, ask: uuid.UUID) -> HttpResponse:
 
 def _ask_problem(request: AuthenticatedRequest, found: selectors.Ask, problem: str, *, status: int) -> HttpResponse:
     if request.htmx:
-        return render(request, "placements/_ask.html", {"ask": found, "problem": problem, "now": timezone.now()},
-                      status=status)  # fmt: skip
+        return _ask_with_notice(request, found, problem=problem, status=status)
     messages.error(request, problem)
     return redirect("placements:ask", ask=found.ask)
 
@@ -202,9 +201,19 @@ def _ask_problem(request: AuthenticatedRequest, found: selectors.Ask, problem: s
 def _ask_response(request: AuthenticatedRequest, ask: uuid.UUID, message: str) -> HttpResponse:
     found = selectors.ask_of(ask, request.user)
     if request.htmx and found is not None:
-        return render(request, "placements/_ask.html", {"ask": found, "saved": message, "now": timezone.now()})
+        return _ask_with_notice(request, found, saved=message)
     messages.success(request, message)
     return redirect("placements:ask", ask=ask)
+
+
+def _ask_with_notice(
+    request: AuthenticatedRequest, found: selectors.Ask | None, *, problem: str = "", saved: str = "", status: int = 200
+) -> HttpResponse:
+    """The ask's section and, beside it, what her step said: the pushes that follow replace the
+    section, so the message lives outside it (#ask-notice)."""
+    response = render(request, "placements/_ask.html", {"ask": found, "now": timezone.now()}, status=status)
+    response.content += render(request, "placements/_ask_notice.html", {"problem": problem, "saved": saved}).content
+    return response
 
 
 # --- transitions (midwife and staff) -------------------------------------------------------
@@ -288,16 +297,19 @@ def _transition_response(
     now = timezone.now()
     if as_staff:
         if request.htmx:
-            context = {"desk": selectors.desk(placement.location_id), "problem": problem, "saved": saved, "now": now,
-                       "just_accepted": placement.pk if accepted else None,
-                       "beds": selectors.beds_to_lower(placement) if accepted else []}  # fmt: skip
-            return render(request, "placements/_desk_location.html", context, status=status)
+            context = {"desk": selectors.desk(placement.location_id), "now": now}
+            response = render(request, "placements/_desk_location.html", context, status=status)
+            # The message and the bed prompt go beside the desk, not in it: the push that follows replaces the desk.
+            notice = {"placement": placement, "problem": problem, "saved": saved}
+            if accepted:
+                notice["beds"] = selectors.beds_to_lower(placement)
+            response.content += render(request, "placements/_desk_notice.html", notice).content
+            return response
         (messages.error if problem else messages.success)(request, problem or saved)
         return redirect("placements:desk")
     if request.htmx:
         found = selectors.ask_of(placement.ask, request.user)
-        return render(request, "placements/_ask.html", {"ask": found, "problem": problem, "saved": saved, "now": now},
-                      status=status)  # fmt: skip
+        return _ask_with_notice(request, found, problem=problem, saved=saved, status=status)
     (messages.error if problem else messages.success)(request, problem or saved)
     return redirect("placements:ask", ask=placement.ask)
 

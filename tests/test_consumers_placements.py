@@ -51,14 +51,25 @@ async def test_a_sent_request_appears_on_the_desk_at_once(world: World) -> None:
 
 async def test_the_midwife_sees_the_answer_without_reloading(world: World) -> None:
     request = await database_sync_to_async(send)(world)
-    mine = await socket("/ws/requests/mine/?lang=en", world.midwife)
-    assert (await mine.connect())[0]
-    snapshot = await mine.receive_from(timeout=5)  # on (re)connect: her asks as they are now
+    other = await database_sync_to_async(send)(world)  # another client's request: another ask
+    page = await socket(f"/ws/requests/mine/?lang=en&ask={request.ask}", world.midwife)
+    listing = await socket("/ws/requests/mine/?lang=en", world.midwife)
+    assert (await page.connect())[0] and (await listing.connect())[0]
+    snapshot = await page.receive_from(timeout=5)  # on (re)connect: the ask as it is now
     assert f'id="ask-{request.ask}"' in snapshot and 'data-state="sent"' in snapshot
+    assert f"ask-{other.ask}" not in snapshot
+    whole = await listing.receive_from(timeout=5)  # the list page: her whole list
+    assert 'id="asks"' in whole and f"ask-{request.ask}" in whole and f"ask-{other.ask}" in whole
     await database_sync_to_async(placement_transition)(request_id=request.pk, to=State.ACCEPTED, by=world.staff)
-    frame = await mine.receive_from(timeout=5)
+    frame = await page.receive_from(timeout=5)
     assert f'id="ask-{request.ask}"' in frame and 'data-state="accepted"' in frame
-    await mine.disconnect()
+    assert 'id="asks"' in await listing.receive_from(timeout=5)
+    # A change of the other ask is not sent to this ask's page (it has nowhere to put it).
+    await database_sync_to_async(placement_transition)(request_id=other.pk, to=State.ACCEPTED, by=world.staff)
+    assert f"ask-{other.ask}" in await listing.receive_from(timeout=5)
+    assert await page.receive_nothing(timeout=0.5)
+    await page.disconnect()
+    await listing.disconnect()
 
 
 async def test_another_locations_desk_hears_nothing(world: World) -> None:
@@ -72,7 +83,7 @@ async def test_another_locations_desk_hears_nothing(world: World) -> None:
 
 async def test_an_expiry_is_pushed_and_alerts_the_coordinators(world: World) -> None:
     request = await database_sync_to_async(send)(world)
-    mine = await socket("/ws/requests/mine/?lang=en", world.midwife)
+    mine = await socket(f"/ws/requests/mine/?lang=en&ask={request.ask}", world.midwife)
     assert (await mine.connect())[0]
     await mine.receive_from(timeout=5)
     alerts = await socket("/ws/alerts/?lang=en", world.coordinator)
@@ -112,6 +123,21 @@ async def test_another_midwife_hears_nothing_of_her_requests(world: World) -> No
     )
     comm = await socket("/ws/requests/mine/", other)
     assert (await comm.connect())[0]
+    assert 'id="asks"' in await comm.receive_from(timeout=5)  # her own (empty) list
     await database_sync_to_async(send)(world)
     assert await comm.receive_nothing(timeout=0.5)
     await comm.disconnect()
+
+
+async def test_an_idle_desk_stays_open_and_still_gets_the_next_request(world: World) -> None:
+    """A quiet night: no push for longer than Redis's read timeout must not end the desk's socket
+    (channels-redis waits on its inbox; a client read timeout below that wait closed it)."""
+    import asyncio
+
+    desk = await socket("/ws/requests/desk/", world.staff)
+    assert (await desk.connect())[0]
+    await desk.receive_from(timeout=5)
+    await asyncio.sleep(12)
+    request = await database_sync_to_async(send)(world)
+    assert f'id="req-{request.pk}"' in await desk.receive_from(timeout=5)
+    await desk.disconnect()

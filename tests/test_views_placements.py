@@ -128,10 +128,37 @@ def test_staff_accept_in_one_tap_and_see_the_bed_prompt(world: World, client_for
     request.refresh_from_db()
     assert request.state == State.ACCEPTED
     html = response.content.decode()
-    # The prompt: lower the free beds of the delivery suite yourself, one tap, 4 -> 3.
+    # The prompt: lower the free beds of the delivery suite yourself, one tap, 4 -> 3; beside the
+    # desk (id desk-notice), so that the push replacing the desk does not take it away.
+    assert '<div id="desk-notice" class="desk-notice" hx-swap-oob="true">' in html
+    assert "bed-prompt" not in html.split('id="desk-notice"')[0]
     assert reverse("capacity:unit_update", args=[world.unit.pk]) in html
     assert 'name="available" value="3"' in html
     assert PlacementEvent.objects.filter(request=request, after="accepted", by=world.staff, via="web").exists()
+
+
+def test_what_an_answer_said_sits_outside_the_sections_the_pushes_replace(world: World, client_for: Login) -> None:
+    """The push after a step replaces the desk section or the ask section: a saved line or a
+    problem inside it would vanish before anyone read it, so both go into the notice beside it."""
+    request = send(world)
+    staff = client_for(world.staff)
+    seen = staff.post(reverse("placements:seen", args=[request.pk]), {"version": 1}, HTTP_HX_REQUEST="true")
+    section, notice = seen.content.decode().split('<div id="desk-notice"')
+    assert 'class="saved"' not in section
+    assert 'class="saved" role="status"' in notice
+    late = staff.post(reverse("placements:accept", args=[request.pk]), {"version": 1}, HTTP_HX_REQUEST="true")
+    assert late.status_code == 409
+    section, notice = late.content.decode().split('<div id="desk-notice"')
+    assert 'role="alert"' not in section and 'role="alert" tabindex="-1" data-autofocus' in notice
+    midwife = client_for(world.midwife)
+    stale = midwife.post(reverse("placements:withdraw", args=[request.pk]), {"version": 1}, HTTP_HX_REQUEST="true")
+    assert stale.status_code == 409
+    section, notice = stale.content.decode().split('<div id="ask-notice"')
+    assert 'role="alert"' not in section and 'role="alert" tabindex="-1" data-autofocus' in notice
+    for page in (midwife.get(reverse("placements:ask", args=[request.ask])), midwife.get(reverse("placements:mine"))):
+        assert '<div id="ask-notice" class="ask-notice"></div>' in page.content.decode()
+    request.refresh_from_db()
+    assert (request.state, request.version) == (State.SEEN, 2)
 
 
 def test_the_bed_prompt_is_a_change_staff_make_themselves(world: World, client_for: Login) -> None:

@@ -55,7 +55,12 @@
     if (focus) focus.focus();
     refreshRelativeTimes();
   });
-  document.addEventListener("htmx:oobAfterSwap", refreshRelativeTimes);
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    // A message beside the swapped part (e.g. #desk-notice) that asks for focus gets it.
+    var focus = event.detail.target && event.detail.target.querySelector("[data-autofocus]");
+    if (focus) focus.focus();
+    refreshRelativeTimes();
+  });
 
   // "12 min ago", kept current in the user's language without a round trip.
   function refreshRelativeTimes() {

@@ -78,13 +78,21 @@
       if (!audio) { var Ctx = window.AudioContext || window.webkitAudioContext; if (Ctx) audio = new Ctx(); }
       soundOn = !soundOn;
       button.setAttribute("aria-pressed", String(soundOn));
-      button.querySelector("span").textContent = soundOn ? button.dataset.textOn : button.dataset.textOff;
+      button.querySelector("[data-label]").textContent = soundOn ? button.dataset.textOn : button.dataset.textOff;
       if (soundOn) beep();
     });
     document.addEventListener("htmx:oobAfterSwap", checkNew);
     document.addEventListener("htmx:afterSwap", checkNew);
     setInterval(function () { if (unseen().length) beep(); }, ALARM_MS);
   }
+
+  // "Not now" on the prompt to lower the free beds: it goes; nothing is changed.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-dismiss]");
+    if (!button) return;
+    var box = document.getElementById(button.dataset.dismiss);
+    if (box) box.innerHTML = "";
+  });
 
   function start() { setupLive(); setupSound(); tick(); setInterval(tick, 1000); }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
