@@ -1,4 +1,4 @@
-"""API shapes: regions, locations, a unit's state, a capacity change, history (api/v1.py, docs/api.md)."""
+"""API shapes: regions, locations, a unit's state, a capacity change, history, placement requests (docs/api.md)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from pydantic import AwareDatetime, ConfigDict, field_validator
 from capacity.models import CapacityEvent, Unit
 from capacity.selectors import LocationUnits
 from capacity.services import MAX_BEDS, MAX_STOP_AHEAD, CapacityChange, UnitWrite
+from hospitals.models import CareType
+from placements.models import PlacementRequest
+from refusals.models import Refusal
 
 # Database ids are 64-bit; a bigger number is "not found", never a database error.
 MAX_ID = 2**63 - 1
@@ -268,3 +271,84 @@ class HistoryPage(Schema):
     page_size: int
     next_page: int | None
     results: list[HistoryEntry]
+
+
+# --- placement requests (api/placements.py, docs/api.md "Placement requests") ------------------
+
+RequestState = Literal["sent", "seen", "accepted", "declined", "expired", "withdrawn", "arrived"]
+Urgency = Literal["immediate", "urgent", "planned"]
+CareTypeCode = Literal["begeleiding", "overdracht"]
+DeclineReason = Literal["no_delivery_room", "no_staff", "no_neonatal_bed", "admission_stop", "other"]
+for _request_literal, _request_choices in (
+    (RequestState, PlacementRequest.State),
+    (Urgency, PlacementRequest.Urgency),
+    (CareTypeCode, CareType),
+    (DeclineReason, Refusal.Reason),
+):
+    if set(get_args(_request_literal)) != set(_request_choices.values):
+        raise ImproperlyConfigured(f"api/schemas.py: {_request_literal} does not match {_request_choices.__qualname__}")
+
+
+class RequestOut(Schema):
+    """A placement request as the asked location's hospital system sees it: the care asked for, never the client."""
+
+    id: int
+    location_id: int
+    state: RequestState
+    version: int = Field(description="Send it back as If-Match (or 'version') with an answer.")
+    urgency: Urgency
+    care_type: CareTypeCode
+    gestational_weeks: int | None = Field(description="Whole weeks (16-44); null for a term birth.")
+    required_level: int = Field(description="Neonatal level required: 0 none, 1 medium care, 2 high care, 3 NICU.")
+    expected_arrival: datetime
+    sent_at: datetime
+    deadline: datetime = Field(description="The answer is needed by then; after it the request expires.")
+    answered_at: datetime | None
+    decline_reason: DeclineReason | None
+    callback_phone: str = Field(description="The midwife's own number (E.164), to call her back.")
+    midwife_organisation: str | None = Field(description="The midwife's practice; never the midwife's name.")
+
+    @staticmethod
+    def of(request: PlacementRequest) -> RequestOut:
+        """``request`` with ``midwife__organisation`` selected (placements' ``_with_people`` reads)."""
+        organisation = request.midwife.organisation if request.midwife.organisation_id else None
+        return RequestOut(
+            id=request.pk,
+            location_id=request.location_id,
+            state=cast(RequestState, request.state),
+            version=request.version,
+            urgency=cast(Urgency, request.urgency),
+            care_type=cast(CareTypeCode, request.care_type),
+            gestational_weeks=request.gestational_weeks,
+            required_level=request.required_level,
+            expected_arrival=request.expected_arrival,
+            sent_at=request.sent_at,
+            deadline=request.deadline,
+            answered_at=request.answered_at,
+            decline_reason=cast(DeclineReason, request.decline_reason) or None,
+            callback_phone=request.callback_phone,
+            midwife_organisation=organisation.name if organisation is not None else None,
+        )
+
+
+class RequestPage(Schema):
+    count: int
+    page: int
+    page_size: int
+    next_page: int | None
+    results: list[RequestOut]
+
+
+class AnswerIn(Schema):
+    model_config = STRICT
+
+    version: Version | None = Field(None, description="The version you last saw; or send it as If-Match.")
+
+
+class DeclineIn(AnswerIn):
+    reason: DeclineReason = Field(description="Why you cannot take her in: it is registered as a refusal.")
+
+
+def request_event_frame(request: PlacementRequest) -> str:
+    """The API stream's event for one request (api/receivers.py): its full state, never a delta."""
+    return json.dumps({"type": "request", "request": RequestOut.of(request).model_dump(mode="json")})

@@ -7,6 +7,12 @@ snapshot of every location it watches, then one event per change, each a full st
 one location (never a delta): apply them by location id. The socket reuses the board's
 transport (capacity/live.py): one Redis subscription per process, a writer and a bounded
 queue per socket; the hub hands it the JSON rendition of each change (``JSON_FRAME``).
+
+An organisation token with the answer-requests scope also gets its organisation's placement
+requests: the snapshot lists the open ones (``requests``), and every change of one arrives as a
+``request`` event with its full state (published by api/receivers.py into the same hub, to a group
+per organisation and region that only such streams join). Other tokens never see a request: a
+request carries the midwife's call-back number.
 """
 
 from __future__ import annotations
@@ -31,13 +37,15 @@ from api.base import (
     problem_response,
     unauthenticated,
 )
-from api.schemas import LocationOut
+from api.placements import open_requests
+from api.schemas import LocationOut, RequestOut
 from capacity import live
 from capacity.consumers import MAX_BACKLOG, BoardConsumer
 from capacity.models import ApiToken
 from capacity.selectors import locations_with_units
 from core.revocation import CLOSE_UNAUTHENTICATED, SINCE, api_token_principal, registry
-from hospitals.models import Region
+from hospitals import audit
+from hospitals.models import AccessLog, Region
 
 # Close codes (after the handshake, so that a client can tell why). A revoked token's open
 # streams are closed with 4401 at once, in every process (api.services.api_token_revoke).
@@ -45,33 +53,62 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_RATE_LIMITED = 4429
 
 
-def _authenticate(raw: str) -> tuple[int | None, bool]:
-    """(the token's id if valid, within its rate limit)."""
-    try:
-        token = authenticate_token(raw)
-    except ApiProblem:
-        return None, False
-    return (token.pk if token else None), True
+def request_group(organisation_id: int, region_id: int | None) -> str:
+    """The hub group of one organisation's request events, for a region's stream or (None) the national one."""
+    return f"requests-org-{organisation_id}" + (f"-region-{region_id}" if region_id else "")
 
 
-def _snapshot(region_id: int | None) -> str:
-    rows = locations_with_units(region=region_id, obstetric_only=False)
-    region = Region.objects.filter(pk=region_id).values_list("code", flat=True).first() if region_id else None
-    return json.dumps(
-        {
-            "type": "snapshot",
-            "region": region,
-            "locations": [LocationOut.of(row).model_dump(mode="json") for row in rows],
-        }
+def answering_organisation_of(token: ApiToken) -> int | None:
+    """Whose placement requests this token's stream carries: its organisation's with the scope, else none."""
+    return token.organisation_id if token.can_answer_requests else None
+
+
+def _log_requests_followed(token: ApiToken, request: HttpRequest | None = None) -> None:
+    """A stream that carries requests (with the midwife's number) in the access log, as api/placements.py logs reads."""
+    audit.record(
+        action=AccessLog.Action.VIEW,
+        what="placement requests (API stream)",
+        request=request,
+        user=token.created_by,
+        scope=audit.scope_of(organisation=token.organisation_id, token=token.pk),
     )
 
 
-async def _current_snapshot(region_id: int | None) -> str:
+def _authenticate(raw: str) -> tuple[int | None, int | None, bool]:
+    """(the token's id if valid, the organisation whose requests it follows, within its rate limit)."""
+    try:
+        token = authenticate_token(raw)
+    except ApiProblem:
+        return None, None, False
+    if token is None:
+        return None, None, True
+    organisation_id = answering_organisation_of(token)
+    if organisation_id is not None:
+        _log_requests_followed(token)
+    return token.pk, organisation_id, True
+
+
+def _snapshot(region_id: int | None, organisation_id: int | None = None) -> str:
+    rows = locations_with_units(region=region_id, obstetric_only=False)
+    region = Region.objects.filter(pk=region_id).values_list("code", flat=True).first() if region_id else None
+    snapshot: dict[str, object] = {
+        "type": "snapshot",
+        "region": region,
+        "locations": [LocationOut.of(row).model_dump(mode="json") for row in rows],
+    }
+    if organisation_id is not None:
+        snapshot["requests"] = [
+            RequestOut.of(r).model_dump(mode="json") for r in open_requests(organisation_id, region_id=region_id)
+        ]
+    return json.dumps(snapshot)
+
+
+async def _current_snapshot(region_id: int | None, organisation_id: int | None = None) -> str:
     """The snapshot, rendered again if a change was pushed meanwhile (sent after it, it would undo it)."""
     frame = ""
     for _attempt in range(3):
         seq = live.hub.seq
-        frame = await database_sync_to_async(_snapshot)(region_id)
+        frame = await database_sync_to_async(_snapshot)(region_id, organisation_id)
         if live.hub.seq == seq:
             break
     return frame
@@ -87,6 +124,7 @@ class ApiStreamConsumer(BoardConsumer):
     # is the fallback should that event be lost (Redis down at the moment of revocation).
     RECHECK_SECONDS = 60.0
     token_id: int | None = None
+    organisation_id: int | None = None  # whose placement requests it follows (answer-requests tokens only)
     _watch: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
@@ -97,7 +135,9 @@ class ApiStreamConsumer(BoardConsumer):
         # A revocation received from now on applies, even while the token is being checked.
         self.scope[SINCE] = time.monotonic()
         await self.accept()
-        token_id, within_limit = await database_sync_to_async(_authenticate)(raw) if raw else (None, True)
+        token_id, organisation_id, within_limit = (
+            await database_sync_to_async(_authenticate)(raw) if raw else (None, None, True)
+        )
         if not within_limit:
             await self.close(code=CLOSE_RATE_LIMITED)
             return
@@ -105,6 +145,7 @@ class ApiStreamConsumer(BoardConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.token_id = token_id
+        self.organisation_id = organisation_id
         if code:
             region_id = await database_sync_to_async(
                 lambda: Region.objects.filter(code=code).values_list("id", flat=True).first()
@@ -114,6 +155,9 @@ class ApiStreamConsumer(BoardConsumer):
                 return
             self.region_id = region_id
         self._watch = asyncio.get_running_loop().create_task(self._watch_token())
+        if organisation_id is not None:
+            # Before the snapshot is read (in _open), so that no request event falls in between.
+            await live.hub.join([request_group(organisation_id, self.region_id)], self)
         await self._open([api_token_principal(token_id)])
 
     async def _watch_token(self) -> None:
@@ -131,7 +175,7 @@ class ApiStreamConsumer(BoardConsumer):
             self._watch.cancel()
 
     async def resync(self) -> None:
-        self.push(await _current_snapshot(self.region_id))
+        self.push(await _current_snapshot(self.region_id, self.organisation_id))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         return  # push only
@@ -148,8 +192,9 @@ class _EventQueue:
 
     lang = live.JSON_FRAME
 
-    def __init__(self, region_id: int | None) -> None:
+    def __init__(self, region_id: int | None, organisation_id: int | None = None) -> None:
         self.region_id = region_id
+        self.organisation_id = organisation_id
         self.queue: asyncio.Queue[str] = asyncio.Queue()
 
     def push(self, frame: str) -> None:
@@ -160,7 +205,7 @@ class _EventQueue:
         self.queue.put_nowait(frame)
 
     async def resync(self) -> None:
-        self.push(await _current_snapshot(self.region_id))
+        self.push(await _current_snapshot(self.region_id, self.organisation_id))
 
     def revoke(self, code: int) -> None:
         """The token was revoked (core/revocation.py): end the stream now."""
@@ -168,10 +213,14 @@ class _EventQueue:
         self.queue.put_nowait(_END)
 
 
-async def _events(region_id: int | None, token_id: int, since: float) -> AsyncIterator[str]:
-    subscriber = _EventQueue(region_id)
-    group = live.region_group(region_id) if region_id else live.NATIONAL
-    await live.hub.join([group], subscriber)
+async def _events(
+    region_id: int | None, token_id: int, since: float, organisation_id: int | None = None
+) -> AsyncIterator[str]:
+    subscriber = _EventQueue(region_id, organisation_id)
+    groups = [live.region_group(region_id) if region_id else live.NATIONAL]
+    if organisation_id is not None:
+        groups.append(request_group(organisation_id, region_id))
+    await live.hub.join(groups, subscriber)
     try:
         await registry.register(subscriber, [api_token_principal(token_id)], since=since)
         await subscriber.resync()
@@ -209,6 +258,7 @@ async def events(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     if token is None:
         return problem_response(request, unauthenticated())
     token_id = token.pk
+    organisation_id = answering_organisation_of(token)
     region_id = None
     code = request.GET.get("region")
     if code is not None:
@@ -217,7 +267,11 @@ async def events(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
         )()
         if region_id is None:
             return problem_response(request, not_found(_("There is no region %(code)s.") % {"code": code[:40]}))
-    response = StreamingHttpResponse(_events(region_id, token_id, since), content_type="text/event-stream")
+    if organisation_id is not None:
+        await database_sync_to_async(_log_requests_followed)(token, request)
+    response = StreamingHttpResponse(
+        _events(region_id, token_id, since, organisation_id), content_type="text/event-stream"
+    )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: pass events on at once
     return response

@@ -1,8 +1,9 @@
 """API tokens: organisation administrators manage their organisation's, coordinators their region's.
 
 An organisation token reads capacity and, with the write scope, keeps that organisation's
-units current. A region token (coordinator of that region, or a national administrator)
-reads capacity and the region's refusal statistics. The secret is shown once.
+units current; with the answer-requests scope it reads and answers the placement requests to
+that organisation's locations (api/placements.py). A region token (coordinator of that region,
+or a national administrator) reads capacity and the region's refusal statistics. The secret is shown once.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from hospitals.http import AuthenticatedRequest
 from hospitals.models import Organisation, Region
 from hospitals.permissions import is_org_admin, screen_regions
 
-ORGANISATION_SCOPES = [ApiToken.Scope.READ, ApiToken.Scope.WRITE_CAPACITY]
+ORGANISATION_SCOPES = [ApiToken.Scope.READ, ApiToken.Scope.WRITE_CAPACITY, ApiToken.Scope.ANSWER_REQUESTS]
 REGION_SCOPES = [ApiToken.Scope.STATISTICS, ApiToken.Scope.READ]
 
 
@@ -45,9 +46,10 @@ class ApiTokenForm(TiedErrorsMixin, forms.Form):
         super().__init__(*args, **kwargs)
         scopes = REGION_SCOPES
         if organisation is not None:
-            # A midwifery practice has no units to keep current: it only reads.
+            # A midwifery practice has no units to keep current and is asked for no place: it only reads.
             has_units = organisation.locations.filter(active=True).exists()
             scopes = ORGANISATION_SCOPES if has_units else [ApiToken.Scope.READ]
+        self.scopes = scopes
         form_field(self, "scope", forms.ChoiceField).choices = [(s.value, s.label) for s in scopes]
         if organisation is not None:
             del self.fields["region"]
@@ -99,6 +101,8 @@ def api_tokens(request: AuthenticatedRequest) -> HttpResponse:
             "tokens": _tokens(organisation, regions),
             "new_secret": new_secret,
             "organisation": organisation,
+            # Only an organisation with locations is asked for places, so only it is offered the scope.
+            "answers_requests": ApiToken.Scope.ANSWER_REQUESTS in form.scopes,
         },
         status=status,
     )

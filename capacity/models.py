@@ -259,7 +259,8 @@ class ApiToken(models.Model):
     """A hospital system's (or a coordinator's) key to the API: shown once, only its hash is kept.
 
     Either an organisation token (issued by that organisation's administrator; it reads
-    capacity and, with the write scope, changes that organisation's units) or a region
+    capacity and, with the write scope, changes that organisation's units, or with the
+    answer-requests scope reads and answers its placement requests) or a region
     token (issued by the region's coordinator or a national administrator; it reads
     capacity and the region's refusal statistics). Never deleted: revoked, so the
     history keeps pointing at the token that made a change.
@@ -269,6 +270,8 @@ class ApiToken(models.Model):
         READ = "read", _("read capacity")
         WRITE_CAPACITY = "write-capacity", _("read and write capacity")
         STATISTICS = "statistics", _("read capacity and refusal statistics")
+        # A hospital system's desk: its organisation's placement requests, read and answered (api/placements.py).
+        ANSWER_REQUESTS = "answer-requests", _("read capacity and answer placement requests")
 
     PREFIX = "bcap_"
 
@@ -310,10 +313,14 @@ class ApiToken(models.Model):
         verbose_name = _("API token")
         verbose_name_plural = _("API tokens")
         constraints = [
-            # Exactly one owner: an organisation's tokens read/write, a region's read statistics.
+            # Exactly one owner: an organisation's tokens read/write or answer requests, a region's read statistics.
             models.CheckConstraint(
                 condition=(
-                    models.Q(organisation__isnull=False, region__isnull=True, scope__in=["read", "write-capacity"])
+                    models.Q(
+                        organisation__isnull=False,
+                        region__isnull=True,
+                        scope__in=["read", "write-capacity", "answer-requests"],
+                    )
                     | models.Q(organisation__isnull=True, region__isnull=False, scope__in=["read", "statistics"])
                 ),
                 name="api_token_one_owner_and_fitting_scope",
@@ -326,6 +333,10 @@ class ApiToken(models.Model):
     @property
     def can_write_capacity(self) -> bool:
         return self.scope == self.Scope.WRITE_CAPACITY and self.organisation_id is not None
+
+    @property
+    def can_answer_requests(self) -> bool:
+        return self.scope == self.Scope.ANSWER_REQUESTS and self.organisation_id is not None
 
     @staticmethod
     def hash(raw: str) -> str:

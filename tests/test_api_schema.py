@@ -7,12 +7,14 @@ organisation, so generated requests reach the services, not only the 401/404 pat
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
+from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from pytest_django import Settings
 from schemathesis import GenerationMode
@@ -26,7 +28,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.v1 import api
+from capacity.models import ApiToken
 from hospitals.models import Postcode
+from placements.models import PlacementRequest
+from placements.services import PlacementInput, placement_send
 from tests.api_support import org_token, region_token
 from tests.conftest import World
 from tests.search_world import make_postcodes
@@ -50,13 +55,15 @@ def fuzz_token(world: World) -> str:
     return org_token(world.hospital, world.org_admin)
 
 
-def aim_at_the_world(case: schemathesis.Case, world: World) -> None:
+def aim_at_the_world(case: schemathesis.Case, world: World, request_id: int | None = None) -> None:
     """Point every other generated id at a real unit, location or region, so that examples get past
     the 404 and reach the validation, the concurrency check and the services."""
     meta = getattr(case, "_meta", None)
     if meta is None or meta.generation.mode != GenerationMode.POSITIVE:
         return  # a negative example must stay invalid
     real = {"unit_id": world.unit.pk, "location_id": world.location.pk, "code": world.region.code}
+    if request_id is not None:
+        real["request_id"] = request_id
     for name, value in (case.path_parameters or {}).items():
         if name in real and hash(str(value)) % 2 == 0:
             case.path_parameters[name] = real[name]
@@ -64,6 +71,21 @@ def aim_at_the_world(case: schemathesis.Case, world: World) -> None:
     if "origin" in query and hash(str(query["origin"])) % 2 == 0:
         # The capacity search: a known postcode area, so examples reach the ranking.
         query["origin"] = "3731"
+
+
+def open_request(world: World) -> int:
+    """An open placement request to the world's hospital (a new one once an example has answered it)."""
+    found = PlacementRequest.objects.filter(location=world.location, state__in=["sent", "seen"]).first()
+    if found is not None:
+        return found.pk
+    data = PlacementInput(
+        location_id=world.location.pk,
+        care_type="overdracht",
+        urgency="planned",
+        expected_arrival=timezone.now() + timedelta(hours=1),
+        callback_phone="06 1234 5678",
+    )
+    return placement_send(by=world.midwife, data=data).pk
 
 
 @pytest.fixture(autouse=True)
@@ -87,8 +109,13 @@ def keep_the_test_connection() -> Iterator[None]:
 def test_api_conforms_to_its_schema(case: schemathesis.Case, world: World, fuzz_token: str) -> None:
     if not Postcode.objects.exists():
         make_postcodes()
-    aim_at_the_world(case, world)
+    request_id = None
     if "refusal-statistics" in case.path:
         # Statistics need the region's own token; an organisation token only ever gets 403 there.
         fuzz_token = region_token(world.region, world.coordinator)
+    elif "requests" in case.path:
+        # Placement requests need an answer-requests token, and a request to the organisation to reach the service.
+        fuzz_token = org_token(world.hospital, world.org_admin, scope=ApiToken.Scope.ANSWER_REQUESTS)
+        request_id = open_request(world)
+    aim_at_the_world(case, world, request_id)
     case.call_and_validate(headers={"Authorization": f"Bearer {fuzz_token}"}, checks=CHECKS)

@@ -169,6 +169,7 @@ MATRIX: dict[str, Route] = {
     "placements:decline": Route(lambda t: f"/requests/{t.placement.pk}/decline/", post=frozenset({"staff"})),
     "placements:desk": Route(fixed("/requests/desk/"), get=frozenset({"staff"})),
     "placements:desk_panel": Route(fixed("/requests/desk/panel/"), get=frozenset({"staff"})),
+    "placement_stats:region": Route(lambda t: f"/statistics/{t.world.region.code}/requests/", get=STATS),
     "refusals:statistics": Route(fixed("/statistics/"), get=STATS),
     "refusals:statistics_region": Route(lambda t: f"/statistics/{t.world.region.code}/", get=STATS),
     "refusals:quarterly_report": Route(lambda t: f"/statistics/{t.world.region.code}/report/", get=STATS),
@@ -197,6 +198,13 @@ API_ROUTES = {
     "api-v1:search": "/api/v1/search?origin=3584&care=overdracht",
     "api-v1:fhir_export": "/api/v1/exports/fhir",
     "api-v1:edxl_export": "/api/v1/exports/edxl-have",
+    "api-v1:request_list": "/api/v1/requests/",
+    "api-v1:request_detail": "/api/v1/requests/{placement}",
+    "api-v1:request_seen": "/api/v1/requests/{placement}/seen",
+    "api-v1:request_accept": "/api/v1/requests/{placement}/accept",
+    "api-v1:request_decline": "/api/v1/requests/{placement}/decline",
+    "api-v1:request_arrived": "/api/v1/requests/{placement}/arrived",
+    "api-v1:fhir_request_export": "/api/v1/exports/fhir/requests/{placement}",
 }
 # Websocket routes (config/asgi.py): who may keep a socket open.
 SOCKETS: dict[str, frozenset[str]] = {
@@ -337,13 +345,22 @@ def test_each_route_admits_exactly_the_personas_it_names(name: str, things: Thin
 @pytest.mark.parametrize("name", sorted(API_ROUTES))
 def test_every_api_route_needs_a_token_whoever_is_signed_in(name: str, things: Things) -> None:
     world = things.world
-    path = API_ROUTES[name].format(location=world.location.pk, unit=world.unit.pk, region=world.region.code)
-    for persona in ("anonymous", "national_admin", "midwife"):
+    path = API_ROUTES[name].format(
+        location=world.location.pk, unit=world.unit.pk, region=world.region.code, placement=things.placement.pk
+    )
+    for persona in ("anonymous", "national_admin", "midwife", "staff"):
         client = client_as(world, persona)
-        for response in (client.get(path), client.put(path, "{}", content_type="application/json")):
+        sent = (
+            client.get(path),
+            client.put(path, "{}", content_type="application/json"),
+            client.post(path, '{"version": 1}', content_type="application/json"),
+        )
+        for response in sent:
             assert response.status_code in (401, 404, 405), (name, persona, response.status_code)
             if response.status_code == 401:
                 assert response["Content-Type"] == "application/problem+json"
+    things.placement.refresh_from_db()
+    assert (things.placement.state, things.placement.version) == ("sent", 1), "a session answered a request"
 
 
 def test_the_django_admin_is_for_staff_accounts_only(things: Things) -> None:

@@ -110,6 +110,7 @@ def test_an_organisation_without_locations_gets_read_tokens_only(world: World, c
     )
     c = client_for(admin)
     assert c.post(URL, {"name": "x", "scope": "write-capacity"}).status_code == 400
+    assert c.post(URL, {"name": "x", "scope": "answer-requests"}).status_code == 400  # nobody asks it for a place
     assert c.post(URL, {"name": "Praktijksysteem", "scope": "read"}).status_code == 200
     assert ApiToken.objects.get().scope == "read"
 
@@ -124,3 +125,30 @@ def test_revoking_records_who_and_when_once(world: World, client_for) -> None:
     client_for(world.org_admin).post(reverse("api:api_token_revoke", args=[token.pk]))
     token.refresh_from_db()
     assert (token.revoked_at, token.revoked_by) == (first, world.org_admin)
+
+
+def test_org_admin_issues_an_answer_requests_token_that_only_an_organisation_may_hold(world: World, client_for) -> None:
+    c = client_for(world.org_admin)
+    assert 'value="answer-requests"' in c.get(URL).content.decode()
+    assert c.post(URL, {"name": "Verloskamer HIS", "scope": "answer-requests"}).status_code == 200
+    token = ApiToken.objects.get()
+    assert (token.scope, token.organisation, token.can_answer_requests, token.can_write_capacity) == (
+        "answer-requests",
+        world.hospital,
+        True,
+        False,
+    )
+    # A coordinator's region token cannot have it: requests carry the midwife's number.
+    coordinator = client_for(world.coordinator)
+    assert 'value="answer-requests"' not in coordinator.get(URL).content.decode()
+    refused = coordinator.post(URL, {"name": "x", "scope": "answer-requests", "region": world.region.pk})
+    assert refused.status_code == 400 and ApiToken.objects.count() == 1
+
+
+def test_the_database_refuses_an_answer_requests_region_token(world: World) -> None:
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ApiToken.objects.create(
+            name="x", scope="answer-requests", region=world.region, token_hash="0" * 64, created_by=world.coordinator
+        )
