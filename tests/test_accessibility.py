@@ -27,6 +27,8 @@ from django.utils import timezone
 from capacity.models import Unit
 from capacity.services import CapacityChange, board_token_issue, unit_update_capacity
 from hospitals.models import User
+from placements.models import PlacementRequest
+from placements.services import PlacementInput, placement_send, placement_transition
 from refusals import aggregation
 from refusals.models import Alert, Refusal
 from refusals.statistics import Period
@@ -150,9 +152,39 @@ def units_conflict(world: World) -> Callable[[Any, str], None]:
     return open_
 
 
+def request_error(world: World) -> Callable[[Any, str], None]:
+    """The request form sent without an urgency: the error is tied to its field."""
+
+    def open_(page: Any, base: str) -> None:
+        page.goto(f"{base}/requests/new/?location={world.location.pk}&where=3584&care=overdracht")
+        page.locator("form.request-form button.primary").click()
+        page.locator(".field-error").first.wait_for()
+
+    return open_
+
+
+def desk_accept(world: World) -> Callable[[Any, str], None]:
+    """Staff accept the waiting request: the desk shows the one-tap prompt to lower the free beds."""
+
+    def open_(page: Any, base: str) -> None:
+        # A request of its own each time (the page is checked in both languages).
+        data = PlacementInput(
+            location_id=world.location.pk, care_type="begeleiding", urgency="planned",
+            expected_arrival=timezone.now() + timedelta(hours=1), callback_phone="06 1234 5678",
+        )  # fmt: skip
+        request = placement_send(by=world.midwife, data=data)
+        page.goto(f"{base}/requests/desk/")
+        page.locator(f"#req-{request.pk} button.accept").click()
+        page.locator(".bed-prompt").wait_for()
+
+    return open_
+
+
 def visits(world: World, screen_token: str) -> list[Visit]:
     region = world.region.code
     own_refusal = Refusal.objects.filter(registered_by=world.midwife).latest("occurred_at").pk
+    ask_from = "where=3584&care=overdracht&weeks=36"
+    declined = PlacementRequest.objects.filter(state="declined").get()
     return [
         Visit("login", "anonymous", goto("/accounts/login/")),
         Visit("login, wrong password", "anonymous", login_error),
@@ -177,10 +209,17 @@ def visits(world: World, screen_token: str) -> list[Visit]:
         Visit("after a refusal", "coordinator", goto(f"/statistics/{region}/outcomes/")),
         Visit("after a refusal, suppressed", "national_admin", goto(f"/statistics/{region}/outcomes/")),
         Visit("regions compared", "coordinator", goto("/statistics/benchmark/")),
+        Visit("placement request statistics", "coordinator", goto(f"/statistics/{region}/requests/")),
         Visit("wall-screen links", "coordinator", goto("/screens/")),
         Visit("alert e-mails", "coordinator", goto("/accounts/alert-emails/")),
         Visit("accounts", "org_admin", goto("/accounts/members/")),
         Visit("care-level rules", "national_admin", goto("/search/rules/")),
+        Visit("placement request form", "midwife", goto(f"/requests/new/?location={world.location.pk}&{ask_from}")),
+        Visit("placement request form, errors", "midwife", request_error(world)),
+        Visit("my placement requests", "midwife", goto("/requests/")),
+        Visit("placement request, declined", "midwife", goto(f"/requests/{declined.ask}/")),
+        Visit("placement desk", "staff", goto("/requests/desk/")),
+        Visit("placement desk, accepted", "staff", desk_accept(world)),
     ]
 
 
@@ -231,6 +270,19 @@ def fill_world(world: World) -> str:
         count=3,
         detail={"refusals": [], "threshold": 3, "window_hours": 6},
     )
+
+    # Placement requests: one waiting on the desk, one declined (the midwife's escalation).
+    def ask(location_id: int, urgency: str) -> PlacementRequest:
+        data = PlacementInput(
+            location_id=location_id, care_type="overdracht", urgency=urgency, gestational_weeks=36,
+            expected_arrival=timezone.now() + timedelta(minutes=30), callback_phone="06 1234 5678",
+            search_origin="3584",
+        )  # fmt: skip
+        return placement_send(by=world.midwife, data=data)
+
+    ask(world.location.pk, "immediate")
+    declined = ask(world.other_location.pk, "urgent")
+    placement_transition(request_id=declined.pk, to="declined", by=world.other_staff, reason="no_staff")
     _, token = board_token_issue(label="Verloskamer", region_id=world.region.pk, by=world.coordinator)
     return token
 
