@@ -7,6 +7,7 @@ an RFC 9457 problem-details document (``application/problem+json``); see docs/ap
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -80,6 +81,38 @@ def problem_response(request: HttpRequest, exc: ApiProblem) -> HttpResponse:
     for name, value in exc.headers.items():
         response[name] = value
     return response
+
+
+# If-Match: the version the client last saw, "12" (weak W/"12" and bare 12 accepted too).
+ETAG = re.compile(r'^\s*(?:W/)?(?:"(\d{1,10})"|(\d{1,10}))\s*$')
+
+
+def expected_version(if_match: str | None, body_version: int | None, *, bad_header: str) -> int:
+    """The version a write is based on, from If-Match or the body's 'version' (both: they must agree;
+    neither: 428, so a change made meanwhile is never overwritten unseen). ``bad_header`` says what
+    If-Match should hold for this resource."""
+    header_version = None
+    if if_match is not None:
+        match = ETAG.match(if_match)
+        if match is None:
+            raise ApiProblem(400, "bad-if-match", _("Bad If-Match header"), bad_header)
+        header_version = int(match.group(1) or match.group(2))
+    if header_version is not None and body_version is not None and header_version != body_version:
+        raise ApiProblem(
+            400, "bad-if-match", _("Bad If-Match header"), _("If-Match and 'version' name different versions.")
+        )
+    version = header_version if header_version is not None else body_version
+    if version is None:
+        raise ApiProblem(
+            428,
+            "version-required",
+            _("Version required"),
+            _(
+                "Send the version you last saw as If-Match or as 'version', so that a change made "
+                "meanwhile is never overwritten unseen."
+            ),
+        )
+    return version
 
 
 def forbidden(detail: str) -> ApiProblem:

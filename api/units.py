@@ -7,7 +7,6 @@ retry-as-confirmation rule (``retry_confirms``) and live push.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from django.core.exceptions import ValidationError
@@ -15,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Header, Path, Query, Router
 
-from api.base import ApiProblem, Problem, forbidden, not_found, only_query, request_token
+from api.base import ApiProblem, Problem, expected_version, forbidden, not_found, only_query, request_token
 from api.schemas import (
     MAX_ID,
     CapacityIn,
@@ -46,7 +45,6 @@ router = Router(tags=["units"])
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 READ_ERRORS = {401: Problem, 404: Problem, 422: Problem, 429: Problem}
 WRITE_ERRORS = {**READ_ERRORS, 400: Problem, 403: Problem, 409: Problem, 428: Problem}
-ETAG = re.compile(r'^\s*(?:W/)?(?:"(\d{1,10})"|(\d{1,10}))\s*$')
 
 
 def _unit(unit_id: int) -> Unit:
@@ -68,33 +66,9 @@ def _require_writer(token: ApiToken, location: Location) -> None:
 
 
 def _expected_version(if_match: str | None, body_version: int | None) -> int:
-    header_version = None
-    if if_match is not None:
-        match = ETAG.match(if_match)
-        if match is None:
-            raise ApiProblem(
-                400,
-                "bad-if-match",
-                _("Bad If-Match header"),
-                _('If-Match must be the unit version you last saw, e.g. If-Match: "12".'),
-            )
-        header_version = int(match.group(1) or match.group(2))
-    if header_version is not None and body_version is not None and header_version != body_version:
-        raise ApiProblem(
-            400, "bad-if-match", _("Bad If-Match header"), _("If-Match and 'version' name different versions.")
-        )
-    version = header_version if header_version is not None else body_version
-    if version is None:
-        raise ApiProblem(
-            428,
-            "version-required",
-            _("Version required"),
-            _(
-                "Send the version you last saw as If-Match or as 'version', so that a change made "
-                "meanwhile is never overwritten unseen."
-            ),
-        )
-    return version
+    return expected_version(
+        if_match, body_version, bad_header=_('If-Match must be the unit version you last saw, e.g. If-Match: "12".')
+    )
 
 
 def _invalid(errors: dict[str, list[str]], prefix: str = "") -> list[dict[str, str]]:

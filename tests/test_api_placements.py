@@ -12,28 +12,16 @@ from api.services import api_token_revoke
 from capacity.models import ApiToken
 from hospitals.models import AccessLog
 from placements.models import PlacementEvent, PlacementRequest
-from placements.services import PlacementInput, placement_send, placement_transition
+from placements.services import placement_transition
 from refusals.models import Refusal
 from tests.api_support import Api, org_token, region_token
 from tests.conftest import World
+from tests.test_placement_services import send
 
 pytestmark = pytest.mark.django_db
 
 State = PlacementRequest.State
 ANSWER = ApiToken.Scope.ANSWER_REQUESTS
-
-
-def send(world: World, **kw: object) -> PlacementRequest:
-    values: dict[str, object] = {
-        "location_id": world.location.pk,
-        "care_type": "overdracht",
-        "urgency": "immediate",
-        "expected_arrival": timezone.now() + timedelta(minutes=20),
-        "callback_phone": "06 1234 5678",
-        "gestational_weeks": 36,
-    }
-    values.update(kw)
-    return placement_send(by=world.midwife, data=PlacementInput(**values))  # type: ignore[arg-type]
 
 
 @pytest.fixture
