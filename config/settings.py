@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "core",
     "hospitals",
     "capacity",
+    "kraamzorg",
     "search",
     "refusals",
     "placements",

@@ -17,6 +17,7 @@ ROLES_BY_KIND: dict[str, list[str]] = {
     Organisation.Kind.BIRTH_CENTRE: [User.Role.HOSPITAL_STAFF, User.Role.ORG_ADMIN],
     Organisation.Kind.MIDWIFERY_PRACTICE: [User.Role.MIDWIFE, User.Role.ORG_ADMIN],
     Organisation.Kind.NETWORK: [User.Role.ORG_ADMIN],
+    Organisation.Kind.KRAAMZORG: [User.Role.KRAAMZORG_PLANNER, User.Role.ORG_ADMIN],
 }
 
 

@@ -93,6 +93,7 @@ class Organisation(models.Model):
         MIDWIFERY_PRACTICE = "midwifery_practice", _("midwifery practice")
         BIRTH_CENTRE = "birth_centre", _("birth centre organisation")
         NETWORK = "network", _("acute-care network")
+        KRAAMZORG = "kraamzorg", _("kraamzorg organisation")
 
     name = models.CharField(_("name"), max_length=160, unique=True)
     kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)
@@ -303,6 +304,7 @@ class User(AbstractUser):
         COORDINATOR = "coordinator", _("ROAZ coordinator")
         ORG_ADMIN = "org_admin", _("organisation administrator")
         NATIONAL_ADMIN = "national_admin", _("national administrator")
+        KRAAMZORG_PLANNER = "kraamzorg_planner", _("kraamzorg planner")
 
     # AbstractUser's field with a help text that suits an administrator creating someone else's
     # account (members page and Django admin) rather than Django's generic "Required. 150 characters...".

@@ -56,6 +56,16 @@ def is_midwife(user: Any) -> bool:
     return has_role(user) and user.role == User.Role.MIDWIFE
 
 
+def can_plan_intake(user: Any, organisation_id: int) -> bool:
+    """Kraamzorg planners keep the intake weeks of their own organisation only."""
+    return (
+        has_role(user)
+        and user.role == User.Role.KRAAMZORG_PLANNER
+        and user.organisation_id is not None
+        and user.organisation_id == organisation_id
+    )
+
+
 def can_view_statistics(user: Any, region: Any) -> bool:
     """Refusal statistics: a coordinator for their own region, national administrators for all."""
     if not has_role(user) or region is None:

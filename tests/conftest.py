@@ -242,3 +242,26 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(f"access-log entries written by this run's test process: {ACCESS_LOG_WRITES['count']}")
+
+
+@dataclass
+class Kraamzorg:
+    organisation: Organisation
+    planner: User
+    other_planner: User  # of another kraamzorg organisation
+
+
+@pytest.fixture
+def kz(world: World) -> Kraamzorg:
+    """A kraamzorg organisation of the region (synthetic), its planner, and another organisation's."""
+    org = Organisation.objects.create(
+        name="Kraamzorg Synthetisch Utrecht", kind=Organisation.Kind.KRAAMZORG, region=world.region
+    )
+    other = Organisation.objects.create(
+        name="Kraamzorg Synthetisch Amersfoort", kind=Organisation.Kind.KRAAMZORG, region=world.region
+    )
+    planner = User.objects.create_user(username="planner", role=User.Role.KRAAMZORG_PLANNER, organisation=org)
+    other_planner = User.objects.create_user(
+        username="other_planner", role=User.Role.KRAAMZORG_PLANNER, organisation=other
+    )
+    return Kraamzorg(org, planner, other_planner)

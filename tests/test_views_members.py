@@ -104,3 +104,19 @@ def test_account_changes_record_who_did_what(world: World, client_for) -> None:
     # A refused toggle (own account) records nothing.
     c.post(reverse("hospitals:member_toggle", args=[world.org_admin.pk]))
     assert not AccountChange.objects.filter(account=world.org_admin).exists()
+
+
+def test_a_kraamzorg_administrator_creates_planners_and_nothing_else(world: World, client_for, kz) -> None:
+    admin = User.objects.create_user(username="kz_admin", role=User.Role.ORG_ADMIN, organisation=kz.organisation)
+    client = client_for(admin)
+    page = client.get(URL).content.decode()
+    assert 'value="kraamzorg_planner"' in page and 'value="hospital_staff"' not in page
+    refused = client.post(URL, new_account(role=User.Role.HOSPITAL_STAFF, locations=[world.location.pk]))
+    assert refused.status_code == 400 and not User.objects.filter(username="nieuw").exists()
+    created = client.post(URL, new_account(role=User.Role.KRAAMZORG_PLANNER))
+    assert created.status_code == 302
+    planner = User.objects.get(username="nieuw")
+    assert (planner.organisation, planner.role, planner.locations.count()) == (kz.organisation, "kraamzorg_planner", 0)
+    # A hospital's administrator cannot hand out the planner role.
+    other = client_for(world.org_admin).post(URL, new_account(username="nieuw2", role=User.Role.KRAAMZORG_PLANNER))
+    assert other.status_code == 400 and not User.objects.filter(username="nieuw2").exists()

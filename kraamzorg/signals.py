@@ -1,0 +1,6 @@
+"""Sent after commit when an organisation's intake grid changed (a later live push listens)."""
+
+from django.dispatch import Signal
+
+# kwargs: organisation_id (int), weeks (list[datetime.date])
+intake_changed = Signal()
