@@ -53,6 +53,8 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
     _require(has_role(user))
     if is_hospital_staff(user):
         return redirect("capacity:my_units")
+    if user.role == User.Role.KRAAMZORG_PLANNER:
+        return redirect("kraamzorg:plan")  # a URL name, not an import: kraamzorg is not below capacity
     region = user.home_region
     if region is None:
         return redirect("capacity:board_national")

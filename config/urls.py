@@ -33,6 +33,7 @@ urlpatterns = [
     path("api/v1/events/", api_stream.events, name="api_events"),
     path("api/v1/", api_urlpatterns()),
     path("", include("capacity.urls")),
+    path("", include("kraamzorg.urls")),
     path("", include("search.urls")),
     path("", include("api.urls")),
     path("", include("hospitals.urls")),

@@ -37,6 +37,8 @@ class World:
     org_admin: User
     national_admin: User
     no_role: User
+    kraamzorg: Organisation  # synthetic
+    planner: User
 
     def personas(self) -> dict[str, User]:
         return {
@@ -47,6 +49,7 @@ class World:
             "org_admin": self.org_admin,
             "national_admin": self.national_admin,
             "no_role": self.no_role,
+            "planner": self.planner,
         }
 
 
@@ -91,6 +94,9 @@ def make_world() -> World:
     staff.locations.set([location])
     other_staff = user("other_staff", User.Role.HOSPITAL_STAFF, organisation=other_hospital)
     other_staff.locations.set([other_location])
+    kraamzorg = Organisation.objects.create(
+        name="Kraamzorg Synthetisch Utrecht", kind=Organisation.Kind.KRAAMZORG, region=region
+    )
     return World(
         region=region,
         other_region=other_region,
@@ -110,6 +116,8 @@ def make_world() -> World:
         org_admin=user("org_admin", User.Role.ORG_ADMIN, organisation=hospital),
         national_admin=user("national_admin", User.Role.NATIONAL_ADMIN, is_staff=True),
         no_role=user("no_role", ""),
+        kraamzorg=kraamzorg,
+        planner=user("planner", User.Role.KRAAMZORG_PLANNER, organisation=kraamzorg),
     )
 
 
@@ -253,15 +261,11 @@ class Kraamzorg:
 
 @pytest.fixture
 def kz(world: World) -> Kraamzorg:
-    """A kraamzorg organisation of the region (synthetic), its planner, and another organisation's."""
-    org = Organisation.objects.create(
-        name="Kraamzorg Synthetisch Utrecht", kind=Organisation.Kind.KRAAMZORG, region=world.region
-    )
+    """The world's kraamzorg organisation (synthetic), its planner, and another organisation's planner."""
     other = Organisation.objects.create(
         name="Kraamzorg Synthetisch Amersfoort", kind=Organisation.Kind.KRAAMZORG, region=world.region
     )
-    planner = User.objects.create_user(username="planner", role=User.Role.KRAAMZORG_PLANNER, organisation=org)
     other_planner = User.objects.create_user(
         username="other_planner", role=User.Role.KRAAMZORG_PLANNER, organisation=other
     )
-    return Kraamzorg(org, planner, other_planner)
+    return Kraamzorg(world.kraamzorg, world.planner, other_planner)

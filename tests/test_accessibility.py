@@ -191,6 +191,7 @@ def visits(world: World, screen_token: str) -> list[Visit]:
         Visit("wall screen", "anonymous", goto(f"/board/screen/{screen_token}/")),
         Visit("wall screen, unknown link", "anonymous", goto("/board/screen/no-such-link/")),
         Visit("my units", "staff", goto("/units/")),
+        Visit("intake weeks", "planner", goto("/kraamzorg/plan/")),
         Visit("my units, invalid figures", "staff", units_error),
         Visit("my units, conflict", "staff", units_conflict(world)),
         Visit("board, region", "midwife", goto(f"/board/region/{region}/")),

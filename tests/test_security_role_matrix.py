@@ -30,6 +30,7 @@ from django.utils import timezone
 from capacity.models import BoardToken
 from capacity.services import board_token_issue
 from hospitals.models import User
+from kraamzorg.services import weeks_ahead
 from placements.models import PlacementRequest
 from placements.services import PlacementInput, placement_send
 from refusals.models import Alert, Refusal
@@ -38,7 +39,7 @@ from tests.conftest import PASSWORD, World
 
 pytestmark = pytest.mark.django_db
 
-PERSONAS = ("anonymous", "no_role", "staff", "midwife", "coordinator", "org_admin", "national_admin")
+PERSONAS = ("anonymous", "no_role", "staff", "midwife", "coordinator", "org_admin", "national_admin", "planner")
 EVERYONE = frozenset(PERSONAS)
 SIGNED_IN = EVERYONE - {"anonymous"}
 WITH_ROLE = SIGNED_IN - {"no_role"}
@@ -91,6 +92,12 @@ MATRIX: dict[str, Route] = {
     "capacity:toggle_favourite": Route(lambda t: f"/favourites/{t.world.location.pk}/", post=WITH_ROLE),
     # hospital staff
     "capacity:my_units": Route(fixed("/units/"), get=frozenset({"staff"})),
+    # the kraamzorg planner's intake weeks: planners of the organisation only
+    "kraamzorg:plan": Route(fixed("/kraamzorg/plan/"), get=frozenset({"planner"})),
+    "kraamzorg:confirm_all": Route(fixed("/kraamzorg/plan/confirm-all/"), post=frozenset({"planner"})),
+    "kraamzorg:week_update": Route(
+        lambda t: f"/kraamzorg/plan/{weeks_ahead()[0]:%Y-%m-%d}/", post=frozenset({"planner"})
+    ),
     "capacity:units_confirm_all": Route(fixed("/units/confirm-all/"), post=frozenset({"staff"})),
     "capacity:unit_update": Route(lambda t: f"/units/{t.world.unit.pk}/", post=frozenset({"staff"})),
     "capacity:unit_confirm": Route(lambda t: f"/units/{t.world.unit.pk}/confirm/", post=frozenset({"staff"})),

@@ -1,0 +1,100 @@
+"""The planner's intake weeks on a phone (390 x 844, touch), in a real headless Chromium (issue 15):
+the whole 12-week grid confirmed in one tap, one week changed in at most three, nothing wider than
+the screen. Screenshots go to /tmp/e2e-kraamzorg-*.png for a human to look at."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from kraamzorg.models import IntakeEvent, IntakeWeek
+from kraamzorg.services import IntakeChange, intake_week_set, weeks_ahead
+from tests.conftest import PASSWORD, World
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, LiveServer, browser_log_in, browser_server
+from tests.test_e2e_staff import PHONE, Thumb, toggle
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+SHOT = "/tmp/e2e-kraamzorg-{}.png"  # noqa: S108 - a screenshot for a human, not a secret
+
+
+@pytest.fixture
+def server(world: World) -> Iterator[LiveServer]:
+    for week in weeks_ahead():  # a grid filled in last week, waiting for this week's confirmation
+        intake_week_set(by=world.planner, organisation_id=world.kraamzorg.pk, week=week,
+                        change=IntakeChange(families=3, hours="full", status="open"), expected_version=0)  # fmt: skip
+    with browser_server(world.planner, password=PASSWORD) as live:
+        yield live
+
+
+def blocked_style(text: str) -> bool:
+    """Chromium reports an empty style attribute that htmx's request leaves on this page's inputs as a
+    blocked inline style (CSP style-src 'self'): blocked, so harmless; its cause is not traced yet
+    (docs/kraamzorg.md). Every other console error fails the test."""
+    return text.startswith("Applying inline style violates the following Content Security Policy")
+
+
+@pytest.fixture
+def phone(server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(
+                locale="nl-NL", timezone_id="Europe/Amsterdam", viewport=PHONE, is_mobile=True, has_touch=True
+            )
+            page = context.new_page()
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on(
+                "console", lambda m: errors.append(m.text) if m.type == "error" and not blocked_style(m.text) else None
+            )
+            page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 500 else None)
+            browser_log_in(page, server, "planner", PASSWORD)
+            page.wait_for_url(f"{server.url}/kraamzorg/plan/")  # where a planner lands
+            yield page
+        finally:
+            browser.close()
+    assert not errors, f"{errors}\n{server.log_tail()}"
+
+
+def test_the_grid_confirmed_in_one_tap_and_a_week_changed_in_three(world: World, phone: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = phone
+    assert page.locator(".week.card").count() == 12
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=SHOT.format("grid"), full_page=True)
+
+    thumb = Thumb()
+    thumb.tap(page.locator("#confirm-weeks button"))
+    expect(page.locator("#intake-grid > p.saved")).to_be_visible()
+    assert thumb.taps == 1
+    assert set(IntakeWeek.objects.values_list("version", flat=True)) == {2}
+    assert IntakeEvent.objects.filter(action="confirm", by=world.planner).count() == 12
+
+    week = weeks_ahead()[2]
+    card = page.locator(f"#week-{week:%Y-%m-%d}")
+    thumb = Thumb()
+    thumb.tap(card.locator("summary"))
+    form = card.locator("form")
+    expect(form.locator(".minimum-hours")).to_be_hidden()  # only with "only a stated minimum"
+    expect(form.locator(".reason-toggles")).to_be_hidden()  # only with limited or stop
+    box = toggle(form, f"w{week:%Y%m%d}-status", "limited").bounding_box()
+    assert box is not None and box["height"] >= 44
+    thumb.tap(form.locator('button.step[data-step="1"]'))
+    thumb.tap(form.locator("button.primary"))
+    expect(page.locator(f"#week-{week:%Y-%m-%d} .saved")).to_be_visible()
+    assert thumb.taps <= 3
+    page.screenshot(path=SHOT.format("week-saved"), full_page=True)
+    row = IntakeWeek.objects.get(organisation=world.kraamzorg, week=week)
+    assert (row.families, row.version) == (4, 3)
+    # The week's confirm-all version moved with the save: a second "confirm all" confirms all twelve again.
+    with page.expect_response(lambda r: r.url.endswith("/kraamzorg/plan/confirm-all/")) as confirmed:
+        page.locator("#confirm-weeks button").tap()
+    assert confirmed.value.status == 200
+    expect(page.locator("#intake-grid > p.saved")).to_be_visible()
+    assert IntakeWeek.objects.get(pk=row.pk).version == 4
