@@ -11,7 +11,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from pytest_django import Settings
 
-from capacity.management.commands.seed_demo import DEMO_LOCATION, DEMO_REGION, DEMO_TOTP_SECRET
+from capacity.management.commands.seed_demo import DEMO_LOCATION, DEMO_PASSWORD, DEMO_REGION, DEMO_TOTP_SECRET
 from hospitals.models import Location, Organisation, Region, User
 
 pytestmark = pytest.mark.django_db
@@ -66,3 +66,14 @@ def test_the_demo_region_gets_demo_vsvs_and_a_practice_administrator(reference: 
     assert admin.organisation.kind == Organisation.Kind.MIDWIFERY_PRACTICE
     seed()  # again: nothing doubled
     assert location.vsv.locations.count() == 1
+
+
+def test_the_demo_has_a_planner_of_a_synthetic_kraamzorg_organisation(reference: None) -> None:
+    out = seed()
+    planner = User.objects.get(username="kraamzorgplanner")
+    assert planner.role == User.Role.KRAAMZORG_PLANNER and planner.check_password(DEMO_PASSWORD)
+    assert planner.organisation is not None and planner.organisation.kind == Organisation.Kind.KRAAMZORG
+    assert "synthetisch" in planner.organisation.name  # labelled as synthetic in the data and the UI
+    assert "kraamzorgplanner" in out
+    seed()  # again: nothing twice
+    assert Organisation.objects.filter(kind=Organisation.Kind.KRAAMZORG).count() == 1

@@ -46,6 +46,12 @@ class Command(BaseCommand):
                 name="Verloskundigenpraktijk De Bilt (demo)",
                 defaults={"kind": Organisation.Kind.MIDWIFERY_PRACTICE, "region": region, "pc4": "3731"},
             )
+            # A synthetic kraamzorg organisation (no sourced list of kraamzorg organisations ships:
+            # docs/kraamzorg.md), labelled as such, serving the practice's own postcode area.
+            kraamzorg, _ = Organisation.objects.get_or_create(
+                name="Kraamzorg De Bilt (synthetisch)",
+                defaults={"kind": Organisation.Kind.KRAAMZORG, "region": region, "pc4": "3731"},
+            )
             # Demo VSVs, one per city of the demo region, marked as such: no list of the VSVs and
             # their hospitals could be sourced, so none ships with the reference data.
             for loc in Location.objects.filter(region=region, vsv__isnull=True, active=True):
@@ -59,6 +65,7 @@ class Command(BaseCommand):
                 ("coordinator", User.Role.COORDINATOR, {"region": region}),
                 ("beheerder", User.Role.ORG_ADMIN, {"organisation": location.organisation}),
                 ("landelijk", User.Role.NATIONAL_ADMIN, {"is_staff": True, "is_superuser": True}),
+                ("kraamzorgplanner", User.Role.KRAAMZORG_PLANNER, {"organisation": kraamzorg}),
             ]
             for username, role, extra in accounts:
                 user, _ = User.objects.update_or_create(
