@@ -34,19 +34,18 @@ def midwife_group(user_id: int) -> str:
     return f"placements-midwife-{user_id}"
 
 
-def render_desk(location_id: int, *, oob: bool) -> str:
-    return render_to_string(
-        "placements/_desk_location.html", {"desk": selectors.desk(location_id), "oob": oob, "now": timezone.now()}
-    )
+def render_desk(location_id: int, *, oob: bool, desk: selectors.Desk | None = None) -> str:
+    desk = desk or selectors.desk(location_id)
+    return render_to_string("placements/_desk_location.html", {"desk": desk, "oob": oob, "now": timezone.now()})
 
 
 def render_ask(ask: selectors.Ask, *, oob: bool) -> str:
     return render_to_string("placements/_ask.html", {"ask": ask, "oob": oob, "now": timezone.now()})
 
 
-def render_asks(midwife: User, *, oob: bool) -> str:
+def render_asks(midwife: User, *, oob: bool, asks: list[selectors.Ask] | None = None) -> str:
     """Her whole list of recent asks: what her list page gets pushed (a new ask appears in it)."""
-    asks = selectors.asks_of(midwife)
+    asks = selectors.asks_of(midwife) if asks is None else asks
     return render_to_string("placements/_asks.html", {"asks": asks, "oob": oob, "now": timezone.now()})
 
 
@@ -61,12 +60,15 @@ def _frames(render: Any) -> dict[str, str]:
 def on_request_changed(sender: object, request_id: int, location_id: int, midwife_id: int, **_kw: object) -> None:
     """Receiver of ``signals.request_changed`` (after commit)."""
     try:
-        desk = _frames(lambda: render_desk(location_id, oob=True))
+        # Read once (the asks each run the search for their next location), render once per language.
+        desk_now = selectors.desk(location_id)
+        desk = _frames(lambda: render_desk(location_id, oob=True, desk=desk_now))
         midwife = User.objects.get(pk=midwife_id)
         ask_key = PlacementRequest.objects.values_list("ask", flat=True).get(pk=request_id)
-        ask = selectors.ask_of(ask_key, midwife)
+        asks = selectors.asks_of(midwife)
+        ask = next((a for a in asks if a.ask == ask_key), None) or selectors.ask_of(ask_key, midwife)
         one = _frames(lambda: render_ask(ask, oob=True)) if ask is not None else {}
-        whole = _frames(lambda: render_asks(midwife, oob=True))
+        whole = _frames(lambda: render_asks(midwife, oob=True, asks=asks))
     except Exception:
         logger.exception("rendering placement request %s for its screens failed", request_id)
         return
