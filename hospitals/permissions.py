@@ -66,6 +66,15 @@ def can_plan_intake(user: Any, organisation_id: int) -> bool:
     )
 
 
+def can_register_shortage(user: Any) -> bool:
+    """A kraamzorg shortage is registered by a community midwife or a kraamzorg planner."""
+    return (
+        has_role(user)
+        and user.role in (User.Role.MIDWIFE, User.Role.KRAAMZORG_PLANNER)
+        and user.organisation_id is not None
+    )
+
+
 def can_view_statistics(user: Any, region: Any) -> bool:
     """Refusal statistics: a coordinator for their own region, national administrators for all."""
     if not has_role(user) or region is None:

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.models import AppendOnlyModel, AppendOnlyQuerySet
-from hospitals.models import Organisation
+from hospitals.models import Organisation, Region
 
 # The indicated care after a birth is usually 49 hours (domain.md); the aim is at least 24 for everyone.
 INDICATED_HOURS = 49
@@ -191,3 +191,144 @@ class IntakeEvent(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.week} {self.action} v{self.version}"
+
+
+class IntakeReminder(AppendOnlyModel):
+    """A reminder sent to an organisation's planners about stale weeks (the latest row is the claim)."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="intake_reminders", verbose_name=_("organisation")
+    )
+    sent_at = models.DateTimeField(_("sent at"), default=timezone.now)
+    weeks = models.JSONField(_("stale weeks"), default=list)  # ISO dates of the weeks' Mondays
+    recipients = models.PositiveSmallIntegerField(_("recipients"), default=0)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        verbose_name = _("intake reminder")
+        verbose_name_plural = _("intake reminders")
+        indexes = [models.Index(fields=["organisation", "sent_at"], name="kraamzorg_reminder_org_sent")]
+
+    def __str__(self) -> str:
+        return f"{self.organisation} {self.sent_at:%Y-%m-%d %H:%M}"
+
+
+# Indicated hours a shortage may state: the usual indication is 49, a few families get more.
+MAX_INDICATED_HOURS = 80
+
+
+class Shortage(models.Model):
+    """A family that could not get kraamzorg, or got fewer hours than indicated.
+
+    A fact about capacity, not a care record: the 4-digit postcode area, the due week, the hours
+    and the reason, and an optional "vulnerable situation" category. No name, BSN, date of birth,
+    address or free text (docs/kraamzorg.md, "Privacy").
+    """
+
+    class Reason(models.TextChoices):
+        NO_INTAKE = "no_intake", _("no organisation had intake room")
+        STAFF = "staff", _("fewer hours: not enough staff")
+        AREA = "area", _("the postcode area is not served")
+        LATE = "late", _("asked late (e.g. early discharge)")
+        OTHER = "other", _("other")
+
+    class Vulnerable(models.TextChoices):
+        YES = "yes", _("yes")
+        NO = "no", _("no")
+        UNKNOWN = "unknown", _("unknown")
+
+    class Source(models.TextChoices):
+        WEB = "web", _("web page")
+        API = "api", _("API")
+
+    # Copied from the registering organisation, so the statistics keep the region it had then.
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="kraamzorg_shortages", verbose_name=_("region")
+    )
+    pc4 = models.CharField(_("postcode (4 digits)"), max_length=4, db_index=True)
+    # Copied from the postcode reference data at registration (rollups per municipality).
+    municipality = models.CharField(_("municipality"), max_length=80)
+    due_week = models.DateField(_("due week (its Monday)"))
+    indicated_hours = models.PositiveSmallIntegerField(
+        _("indicated hours"), validators=[MinValueValidator(1), MaxValueValidator(MAX_INDICATED_HOURS)]
+    )
+    promised_hours = models.PositiveSmallIntegerField(_("hours promised"))
+    reason = models.CharField(_("reason"), max_length=10, choices=Reason.choices)
+    vulnerable = models.CharField(
+        _("vulnerable situation"), max_length=8, choices=Vulnerable.choices, default=Vulnerable.UNKNOWN
+    )
+    # The kraamzorg organisation concerned, when known (a planner's own organisation).
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="kraamzorg_shortages",
+        verbose_name=_("kraamzorg organisation"),
+    )
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("registered by")
+    )
+    # The practice of the midwife or the organisation of the planner who registered it.
+    registered_for = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("registered for"),
+    )
+    registered_at = models.DateTimeField(_("registered at"), default=timezone.now, db_index=True)
+    source = models.CharField(_("source"), max_length=4, choices=Source.choices, default=Source.WEB)
+    withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
+    version = models.PositiveIntegerField(_("version"), default=1)
+
+    class Meta:
+        ordering = ["-registered_at", "-id"]
+        verbose_name = _("kraamzorg shortage")
+        verbose_name_plural = _("kraamzorg shortages")
+        indexes = [models.Index(fields=["region", "due_week"], name="kraamzorg_shortage_region_week")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(indicated_hours__gte=1, indicated_hours__lte=MAX_INDICATED_HOURS),
+                name="kraamzorg_shortage_indicated_hours",
+            ),
+            models.CheckConstraint(
+                condition=Q(promised_hours__lt=models.F("indicated_hours")), name="kraamzorg_shortage_fewer_hours"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pc4} {self.due_week:%G-W%V} {self.reason}"
+
+    @property
+    def hours_short(self) -> int:
+        return self.indicated_hours - self.promised_hours
+
+
+class ShortageEvent(AppendOnlyModel):
+    """Append-only history of shortage registrations and withdrawals (who, what, when)."""
+
+    class Action(models.TextChoices):
+        REGISTER = "register", _("registered")
+        WITHDRAW = "withdraw", _("withdrawn")
+
+    shortage = models.ForeignKey(Shortage, on_delete=models.PROTECT, related_name="events", verbose_name=_("shortage"))
+    action = models.CharField(_("action"), max_length=10, choices=Action.choices)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("by"))
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    version = models.PositiveIntegerField(_("version after"))
+    before = models.JSONField(_("before"), null=True)
+    after = models.JSONField(_("after"))
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("shortage change")
+        verbose_name_plural = _("shortage changes")
+
+    def __str__(self) -> str:
+        return f"{self.shortage_id} {self.action} v{self.version}"
