@@ -120,6 +120,7 @@ def shortage_register(
         raise ValidationError({"organisation": [_("A planner registers shortages of their own organisation.")]})
     validate_shortage(data, now=now)
     with transaction.atomic(durable=True):
+        assert by.organisation_id is not None  # can_register_shortage
         registered_for = Organisation.objects.get(pk=by.organisation_id)
         organisation_id = data.organisation_id
         if by.role == User.Role.KRAAMZORG_PLANNER:
