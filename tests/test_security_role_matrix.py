@@ -30,6 +30,7 @@ from django.utils import timezone
 from capacity.models import BoardToken
 from capacity.services import board_token_issue
 from hospitals.models import User
+from kraamzorg.models import Shortage
 from kraamzorg.services import weeks_ahead
 from placements.models import PlacementRequest
 from placements.services import PlacementInput, placement_send
@@ -61,6 +62,7 @@ class Things:
     api_token_id: int
     member: User
     placement: PlacementRequest
+    shortage: Shortage
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,18 @@ MATRIX: dict[str, Route] = {
     ),
     "refusals:withdraw": Route(
         lambda t: f"/refusals/{t.refusal.pk}/withdraw/", get=frozenset({"midwife"}), post=frozenset({"midwife"})
+    ),
+    # kraamzorg shortages: midwives and planners register and withdraw their own
+    "kraamzorg:shortages": Route(fixed("/kraamzorg/shortages/"), get=frozenset({"midwife", "planner"})),
+    "kraamzorg:shortage_register": Route(
+        fixed("/kraamzorg/shortages/new/"),
+        get=frozenset({"midwife", "planner"}),
+        post=frozenset({"midwife", "planner"}),
+    ),
+    "kraamzorg:shortage_withdraw": Route(
+        lambda t: f"/kraamzorg/shortages/{t.shortage.pk}/withdraw/",
+        get=frozenset({"midwife"}),
+        post=frozenset({"midwife"}),
     ),
     # placement requests: midwives send and follow their own; staff of the location answer
     "placements:mine": Route(fixed("/requests/"), get=frozenset({"midwife"})),
@@ -297,7 +311,11 @@ def things(world: World) -> Things:
             callback_phone="06 1234 5678",
         ),
     )
-    return Things(world, board, raw, refusal, alert, api_token_id, member, placement)
+    shortage = Shortage.objects.create(
+        region=world.region, pc4="3584", municipality="Utrecht", due_week=weeks_ahead()[2], indicated_hours=49,
+        promised_hours=24, reason="staff", registered_by=world.midwife, registered_for=world.practice,
+    )  # fmt: skip
+    return Things(world, board, raw, refusal, alert, api_token_id, member, placement, shortage)
 
 
 @pytest.fixture
