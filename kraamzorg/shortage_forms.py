@@ -71,10 +71,11 @@ class ShortageForm(TiedErrorsMixin, forms.Form):
         else:
             field = form_field(self, "organisation", OrganisationField)
             # The organisations of her own region: the list fits a phone.
-            region_id = user.organisation.region_id if user.organisation else None
-            field.queryset = Organisation.objects.filter(
-                kind=Organisation.Kind.KRAAMZORG, region_id=region_id
-            ).order_by("name")
+            kraamzorg = Organisation.objects.filter(kind=Organisation.Kind.KRAAMZORG)
+            region_id = user.organisation.region_id if user.organisation is not None else None
+            if region_id is not None:
+                kraamzorg = kraamzorg.filter(region_id=region_id)
+            field.queryset = kraamzorg.order_by("name")
             for name in ("indicated_hours", "promised_hours"):
                 self.fields[name].widget.attrs.update({"min": 0, "max": MAX_INDICATED_HOURS})
 
