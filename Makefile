@@ -31,6 +31,7 @@ demo: install
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py load_reference_data
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_demo_kraamzorg
 	$(BIN)/python manage.py generate_refusals --years 1 --capacity-history --clear-synthetic
 	$(BIN)/python manage.py seed_demo_requests
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0

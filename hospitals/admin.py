@@ -42,8 +42,8 @@ class VSVAdmin(admin.ModelAdmin):
 
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "region"]
-    list_filter = ["kind", "region"]
+    list_display = ["name", "kind", "region", "phone", "synthetic"]
+    list_filter = ["kind", "region", "synthetic"]
     search_fields = ["name"]
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.models import AppendOnlyModel, AppendOnlyQuerySet
+from hospitals.phones import parse_dutch_phone
 
 # Gestational ages the product accepts anywhere (search, refusal form, API, database checks).
 MIN_WEEKS = 16
@@ -112,6 +114,13 @@ class Organisation(models.Model):
         help_text=_("Empty: the VSV of the nearest location in the region."),
     )
 
+    # A kraamzorg organisation's intake number (the midwife's one-tap call): shown as typed in a
+    # readable form, dialled in E.164; set in the administration, checked by clean().
+    phone = models.CharField(_("intake phone"), max_length=32, blank=True)
+    phone_e164 = models.CharField(_("intake phone (E.164)"), max_length=16, blank=True, editable=False)
+    # Demo data made up for the demo (seed_demo, seed_demo_kraamzorg): labelled in the data and the UI.
+    synthetic = models.BooleanField(_("synthetic (demo data)"), default=False)
+
     class MfaPolicy(models.TextChoices):
         # "default": only the roles in settings.MFA_REQUIRED_ROLES must use a second factor (hospitals/mfa.py).
         DEFAULT = "default", _("required for administrators and coordinators, optional for others")
@@ -128,6 +137,21 @@ class Organisation(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.phone.strip():
+            try:
+                parsed = parse_dutch_phone(self.phone)
+            except ValidationError as exc:
+                raise ValidationError({"phone": exc.messages}) from exc
+            self.phone, self.phone_e164 = parsed.display, parsed.e164
+        else:
+            self.phone, self.phone_e164 = "", ""
+
+    @property
+    def phone_href(self) -> str:
+        """The intake number as a one-tap link, or "" when none is known."""
+        return f"tel:{self.phone_e164}" if self.phone_e164 else ""
 
 
 class Location(models.Model):

@@ -160,3 +160,13 @@ def test_numbers_entered_before_the_check_existed_are_normalised_by_the_migratio
     assert (location.phone, location.phone_e164) == ("030 250 9111", "+31302509111")
     # Not a number: kept for its administrator to correct, but never offered as a link.
     assert (other.phone, other.phone_e164, other.phone_href) == ("bel de centrale", "", "")
+
+
+def test_an_organisations_intake_phone_is_checked_and_dialled_in_e164(world: World) -> None:
+    world.kraamzorg.phone = "(030) 250 91 11"
+    world.kraamzorg.full_clean()
+    assert (world.kraamzorg.phone, world.kraamzorg.phone_href) == ("030 250 9111", "tel:+31302509111")
+    world.kraamzorg.phone = "12345"
+    with pytest.raises(ValidationError) as exc:
+        world.kraamzorg.full_clean()
+    assert "phone" in exc.value.message_dict

@@ -50,7 +50,7 @@ class Command(BaseCommand):
             # docs/kraamzorg.md), labelled as such, serving the practice's own postcode area.
             kraamzorg, _ = Organisation.objects.get_or_create(
                 name="Kraamzorg De Bilt (synthetisch)",
-                defaults={"kind": Organisation.Kind.KRAAMZORG, "region": region, "pc4": "3731"},
+                defaults={"kind": Organisation.Kind.KRAAMZORG, "region": region, "pc4": "3731", "synthetic": True},
             )
             # Demo VSVs, one per city of the demo region, marked as such: no list of the VSVs and
             # their hospitals could be sourced, so none ships with the reference data.
