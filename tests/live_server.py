@@ -300,6 +300,39 @@ def browser_log_in(page: Any, server: LiveServer, username: str, password: str, 
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
 
+PHONE_VIEWPORT: Any = {"width": 390, "height": 844}  # a ViewportSize: a common phone, portrait
+
+
+@contextlib.contextmanager
+def phone_browser(
+    server: LiveServer, username: str, password: str, *, ignore: Callable[[str], bool] = lambda _text: False
+) -> Iterator[Any]:
+    """A logged-in page on a phone (390 x 844, touch, Dutch, Amsterdam time) in headless Chromium.
+
+    On the way out it fails the test on any page error, console error (except those ``ignore``
+    accepts) or 5xx response the page saw, with the server's log tail.
+    Set ``DJANGO_ALLOW_ASYNC_UNSAFE`` (monkeypatch) before: Playwright runs an event loop.
+    """
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(
+                locale="nl-NL", timezone_id="Europe/Amsterdam", viewport=PHONE_VIEWPORT, is_mobile=True, has_touch=True
+            )
+            page = context.new_page()
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" and not ignore(m.text) else None)
+            page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 500 else None)
+            browser_log_in(page, server, username, password)
+            yield page
+        finally:
+            browser.close()
+    assert not errors, f"{errors}\n{server.log_tail()}"
+
+
 # --- an HTTP client with cookies and CSRF ------------------------------------------------------
 
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
