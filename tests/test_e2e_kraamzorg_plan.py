@@ -12,7 +12,7 @@ import pytest
 from kraamzorg.models import IntakeEvent, IntakeWeek
 from kraamzorg.services import IntakeChange, intake_week_set, weeks_ahead
 from tests.conftest import PASSWORD, World
-from tests.live_server import CHROMIUM, CHROMIUM_ARGS, LiveServer, browser_log_in, browser_server
+from tests.live_server import LiveServer, browser_server, phone_browser
 from tests.test_e2e_staff import PHONE, Thumb, toggle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -37,28 +37,10 @@ def blocked_style(text: str) -> bool:
 
 @pytest.fixture
 def phone(server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(
-                locale="nl-NL", timezone_id="Europe/Amsterdam", viewport=PHONE, is_mobile=True, has_touch=True
-            )
-            page = context.new_page()
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on(
-                "console", lambda m: errors.append(m.text) if m.type == "error" and not blocked_style(m.text) else None
-            )
-            page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 500 else None)
-            browser_log_in(page, server, "planner", PASSWORD)
-            page.wait_for_url(f"{server.url}/kraamzorg/plan/")  # where a planner lands
-            yield page
-        finally:
-            browser.close()
-    assert not errors, f"{errors}\n{server.log_tail()}"
+    with phone_browser(server, "planner", PASSWORD, ignore=blocked_style) as page:
+        page.wait_for_url(f"{server.url}/kraamzorg/plan/")  # where a planner lands
+        yield page
 
 
 def test_the_grid_confirmed_in_one_tap_and_a_week_changed_in_three(world: World, phone: Any) -> None:
