@@ -1,9 +1,10 @@
-"""API shapes: regions, locations, a unit's state, a capacity change, history, placement requests (docs/api.md)."""
+"""API shapes: regions, locations, a unit's state, a capacity change, history, placement requests,
+kraamzorg intake weeks (docs/api.md)."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal, cast, get_args
 
 from django.core.exceptions import ImproperlyConfigured
@@ -15,6 +16,9 @@ from capacity.models import CapacityEvent, Unit
 from capacity.selectors import LocationUnits
 from capacity.services import MAX_BEDS, MAX_STOP_AHEAD, CapacityChange, UnitWrite
 from hospitals.models import CareType
+from kraamzorg.models import INDICATED_HOURS, MAX_FAMILIES, WEEKS_AHEAD, IntakeWeek
+from kraamzorg.selectors import GridWeek
+from kraamzorg.services import IntakeChange
 from placements.models import PlacementRequest
 from refusals.models import Refusal
 
@@ -352,3 +356,112 @@ class DeclineIn(AnswerIn):
 def request_event_frame(request: PlacementRequest) -> str:
     """The API stream's event for one request (api/receivers.py): its full state, never a delta."""
     return json.dumps({"type": "request", "request": RequestOut.of(request).model_dump(mode="json")})
+
+
+# --- kraamzorg intake weeks (api/intake.py, docs/api.md "Kraamzorg intake weeks") ----------------
+
+IntakeStatus = Literal["open", "limited", "stop"]
+IntakeHours = Literal["full", "minimum"]
+IntakeReason = Literal["staff", "full", "area", "other"]
+for _intake_literal, _intake_choices in (
+    (IntakeStatus, IntakeWeek.Status),
+    (IntakeHours, IntakeWeek.Hours),
+    (IntakeReason, IntakeWeek.StopReason),
+):
+    if set(get_args(_intake_literal)) != set(_intake_choices.values):
+        raise ImproperlyConfigured(f"api/schemas.py: {_intake_literal} does not match {_intake_choices.__qualname__}")
+# 0 is the version of a week never filled in: send it to fill one in.
+IntakeVersion = Annotated[int, Field(ge=0, le=2**31 - 1)]
+
+
+class IntakeWeekOut(Schema):
+    """One due week of the organisation's grid; the figures are null for a week never filled in."""
+
+    week: date = Field(description="The Monday of the ISO week of the expected due dates (Dutch time).")
+    iso_week: str = Field(description="The same week as ISO 8601, e.g. 2026-W50.")
+    filled_in: bool
+    families: int | None = Field(description="How many new families can be taken in.")
+    hours: IntakeHours | None = Field(description="'full': the full indicated hours; 'minimum': only minimum_hours.")
+    minimum_hours: int | None
+    status: IntakeStatus | None
+    reason: IntakeReason | None = Field(description="Why the intake is limited or stopped; null when open.")
+    version: int = Field(description="Send it back as If-Match (or 'version') with a change; 0: never filled in.")
+    updated_at: datetime | None
+    confirmed_at: datetime | None = Field(description="When the figures were last set or confirmed unchanged.")
+    stale: bool = Field(description="Never filled in, or not confirmed for more than 7 days.")
+
+    @staticmethod
+    def of(week: GridWeek) -> IntakeWeekOut:
+        row = week.row
+        return IntakeWeekOut(
+            week=week.week,
+            iso_week=f"{week.week:%G-W%V}",
+            filled_in=row is not None,
+            families=row.families if row else None,
+            hours=cast(IntakeHours, row.hours) if row else None,
+            minimum_hours=row.minimum_hours if row else None,
+            status=cast(IntakeStatus, row.status) if row else None,
+            reason=cast(IntakeReason, row.reason) or None if row else None,
+            version=week.version,
+            updated_at=row.updated_at if row else None,
+            confirmed_at=row.confirmed_at if row else None,
+            stale=week.stale,
+        )
+
+
+class IntakeGridOut(Schema):
+    organisation_id: int
+    organisation: str
+    stale_weeks: int = Field(description="How many of the twelve weeks are stale.")
+    weeks: list[IntakeWeekOut] = Field(description="This week and the next eleven, in order.")
+
+
+class IntakeIn(Schema):
+    """One week's figures as the planning system knows them now (the full state, never a delta)."""
+
+    model_config = STRICT
+
+    families: Annotated[int, Field(ge=0, le=MAX_FAMILIES)] = Field(description="0 with an intake stop.")
+    hours: IntakeHours
+    minimum_hours: Annotated[int, Field(ge=1, le=INDICATED_HOURS - 1)] | None = Field(
+        None, description="Required with hours 'minimum'; dropped with 'full'."
+    )
+    status: IntakeStatus
+    reason: IntakeReason | None = Field(None, description="Required when status is 'limited' or 'stop'.")
+    version: IntakeVersion | None = Field(
+        None, description="The version you last saw (0 for a week never filled in); or send it as If-Match."
+    )
+
+    def change(self) -> IntakeChange:
+        return IntakeChange(
+            families=self.families,
+            hours=self.hours,
+            status=self.status,
+            minimum_hours=self.minimum_hours,
+            reason=self.reason or "",
+        )
+
+
+class IntakeConfirmWeekIn(Schema):
+    model_config = STRICT
+
+    week: date = Field(description="The week's Monday, YYYY-MM-DD.", strict=False)
+    version: Version = Field(description="The version of this week you last saw.")
+
+    @field_validator("week", mode="before")
+    @classmethod
+    def _week_is_text(cls, value: object) -> object:
+        # Lax date parsing would take a number as a Unix time; the schema says a string.
+        if not isinstance(value, str):
+            raise ValueError("must be a date string, YYYY-MM-DD")
+        return value
+
+
+class IntakeConfirmIn(Schema):
+    model_config = STRICT
+
+    weeks: list[IntakeConfirmWeekIn] = Field(min_length=1, max_length=WEEKS_AHEAD)
+
+
+class IntakeConfirmResult(Schema):
+    weeks: list[IntakeWeekOut] = Field(description="The weeks confirmed, with their new versions.")

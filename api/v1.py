@@ -11,6 +11,7 @@ from django.urls import URLPattern, URLResolver
 
 from api.base import api
 from api.exports.routes import router as exports_router
+from api.intake import router as intake_router
 from api.locations import router as locations_router
 from api.placements import router as placements_router
 from api.search import router as search_router
@@ -22,6 +23,7 @@ api.add_router("/", units_router)
 api.add_router("/", statistics_router)
 api.add_router("/", search_router)
 api.add_router("/", placements_router)
+api.add_router("/", intake_router)
 api.add_router("/exports/", exports_router)
 
 __all__ = ["api", "urlpatterns"]

@@ -2,7 +2,8 @@
 
 An organisation token reads capacity and, with the write scope, keeps that organisation's
 units current; with the answer-requests scope it reads and answers the placement requests to
-that organisation's locations (api/placements.py). A region token (coordinator of that region,
+that organisation's locations (api/placements.py); a kraamzorg organisation's token reads and, with
+the write-intake scope, keeps its intake weeks current (api/intake.py). A region token (coordinator of that region,
 or a national administrator) reads capacity and the region's refusal statistics. The secret is shown once.
 """
 
@@ -28,6 +29,8 @@ from hospitals.models import Organisation, Region
 from hospitals.permissions import is_org_admin, screen_regions
 
 ORGANISATION_SCOPES = [ApiToken.Scope.READ, ApiToken.Scope.WRITE_CAPACITY, ApiToken.Scope.ANSWER_REQUESTS]
+# A kraamzorg organisation has no units and is asked for no place: its planning system keeps its intake weeks.
+KRAAMZORG_SCOPES = [ApiToken.Scope.READ, ApiToken.Scope.WRITE_INTAKE]
 REGION_SCOPES = [ApiToken.Scope.STATISTICS, ApiToken.Scope.READ]
 
 
@@ -45,7 +48,9 @@ class ApiTokenForm(TiedErrorsMixin, forms.Form):
     def __init__(self, *args: Any, organisation: Organisation | None, regions: QuerySet[Region], **kwargs: Any):
         super().__init__(*args, **kwargs)
         scopes = REGION_SCOPES
-        if organisation is not None:
+        if organisation is not None and organisation.kind == Organisation.Kind.KRAAMZORG:
+            scopes = KRAAMZORG_SCOPES
+        elif organisation is not None:
             # A midwifery practice has no units to keep current and is asked for no place: it only reads.
             has_units = organisation.locations.filter(active=True).exists()
             scopes = ORGANISATION_SCOPES if has_units else [ApiToken.Scope.READ]
@@ -103,6 +108,7 @@ def api_tokens(request: AuthenticatedRequest) -> HttpResponse:
             "organisation": organisation,
             # Only an organisation with locations is asked for places, so only it is offered the scope.
             "answers_requests": ApiToken.Scope.ANSWER_REQUESTS in form.scopes,
+            "writes_intake": ApiToken.Scope.WRITE_INTAKE in form.scopes,
         },
         status=status,
     )

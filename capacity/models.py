@@ -272,6 +272,8 @@ class ApiToken(models.Model):
         STATISTICS = "statistics", _("read capacity and refusal statistics")
         # A hospital system's desk: its organisation's placement requests, read and answered (api/placements.py).
         ANSWER_REQUESTS = "answer-requests", _("read capacity and answer placement requests")
+        # A kraamzorg planning system: its organisation's intake weeks, read and kept current (api/intake.py).
+        WRITE_INTAKE = "write-intake", _("read capacity and write intake weeks")
 
     PREFIX = "bcap_"
 
@@ -319,7 +321,7 @@ class ApiToken(models.Model):
                     models.Q(
                         organisation__isnull=False,
                         region__isnull=True,
-                        scope__in=["read", "write-capacity", "answer-requests"],
+                        scope__in=["read", "write-capacity", "answer-requests", "write-intake"],
                     )
                     | models.Q(organisation__isnull=True, region__isnull=False, scope__in=["read", "statistics"])
                 ),
@@ -337,6 +339,10 @@ class ApiToken(models.Model):
     @property
     def can_answer_requests(self) -> bool:
         return self.scope == self.Scope.ANSWER_REQUESTS and self.organisation_id is not None
+
+    @property
+    def can_write_intake(self) -> bool:
+        return self.scope == self.Scope.WRITE_INTAKE and self.organisation_id is not None
 
     @staticmethod
     def hash(raw: str) -> str:

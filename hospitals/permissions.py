@@ -66,6 +66,24 @@ def can_plan_intake(user: Any, organisation_id: int) -> bool:
     )
 
 
+class IntakeToken(Protocol):
+    """An API token as the intake rules see it (hospitals does not import capacity)."""
+
+    @property
+    def organisation_id(self) -> int | None: ...
+
+    @property
+    def can_write_intake(self) -> bool: ...
+
+
+def can_plan_intake_by_token(token: IntakeToken, organisation_id: int) -> bool:
+    """A kraamzorg planning system keeps its own organisation's intake weeks, with a write-intake token.
+
+    The token belongs to the organisation, not to the administrator who issued it (docs/api.md): it
+    keeps writing after that account is deactivated, until it is revoked."""
+    return bool(token.can_write_intake) and token.organisation_id == organisation_id
+
+
 def can_register_shortage(user: Any) -> bool:
     """A kraamzorg shortage is registered by a community midwife or a kraamzorg planner."""
     return (

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from core.exceptions import StaleVersion
 from core.time import ZONE
 from hospitals.models import User
-from hospitals.permissions import can_plan_intake
+from hospitals.permissions import IntakeToken, can_plan_intake, can_plan_intake_by_token
 from kraamzorg.models import INDICATED_HOURS, MAX_FAMILIES, WEEKS_AHEAD, IntakeEvent, IntakeWeek, monday_of
 from kraamzorg.signals import intake_changed
 
@@ -71,6 +71,13 @@ def validate_intake(change: IntakeChange) -> None:
         raise ValidationError(errors)
 
 
+def _may_write(by: User, organisation_id: int, api_token: IntakeToken | None) -> bool:
+    """A planner of the organisation, or its planning system's token (``by`` is then its issuer)."""
+    if api_token is not None:
+        return can_plan_intake_by_token(api_token, organisation_id)
+    return can_plan_intake(by, organisation_id)
+
+
 def _check_week(week: date, now: datetime) -> None:
     if week not in weeks_ahead(now):
         raise ValidationError(
@@ -97,15 +104,17 @@ def intake_week_set(
     change: IntakeChange,
     expected_version: int,
     source: str = Source.WEB,
+    api_token: IntakeToken | None = None,
     now: datetime | None = None,
 ) -> IntakeWeek:
     """Set one week's figures. ``expected_version`` is the version the planner saw (0: never filled).
 
+    ``api_token`` is the token an API call came with (``by`` is then the account that issued it).
     Raises PermissionDenied (not a planner of this organisation), ValidationError (bad figures or a
     week outside the grid) or IntakeVersionConflict (the week changed meanwhile).
     """
     now = now or timezone.now()
-    if not can_plan_intake(by, organisation_id):
+    if not _may_write(by, organisation_id, api_token):
         raise PermissionDenied
     _check_week(week, now)
     validate_intake(change)
@@ -142,6 +151,7 @@ def intake_confirm_unchanged(
     organisation_id: int,
     versions: dict[date, int],
     source: str = Source.WEB,
+    api_token: IntakeToken | None = None,
     now: datetime | None = None,
 ) -> list[IntakeWeek]:
     """The planner's one tap: "the figures of these weeks still hold". All or nothing.
@@ -151,7 +161,7 @@ def intake_confirm_unchanged(
     IntakeVersionConflict with the current rows, and nothing is confirmed.
     """
     now = now or timezone.now()
-    if not can_plan_intake(by, organisation_id):
+    if not _may_write(by, organisation_id, api_token):
         raise PermissionDenied
     if not versions:
         raise ValidationError({"week": [_("There is nothing to confirm: fill in the weeks first.")]})

@@ -30,6 +30,7 @@ from schemathesis.specs.openapi.checks import (
 from api.v1 import api
 from capacity.models import ApiToken
 from hospitals.models import Postcode
+from kraamzorg.services import weeks_ahead
 from placements.models import PlacementRequest
 from placements.services import PlacementInput, placement_send
 from tests.api_support import org_token, region_token
@@ -62,6 +63,7 @@ def aim_at_the_world(case: schemathesis.Case, world: World, request_id: int | No
     if meta is None or meta.generation.mode != GenerationMode.POSITIVE:
         return  # a negative example must stay invalid
     real = {"unit_id": world.unit.pk, "location_id": world.location.pk, "code": world.region.code}
+    real["week"] = weeks_ahead()[hash(str(case.path_parameters)) % 12].isoformat()  # a kraamzorg grid week
     if request_id is not None:
         real["request_id"] = request_id
     for name, value in (case.path_parameters or {}).items():
@@ -117,5 +119,8 @@ def test_api_conforms_to_its_schema(case: schemathesis.Case, world: World, fuzz_
         # Placement requests need an answer-requests token, and a request to the organisation to reach the service.
         fuzz_token = org_token(world.hospital, world.org_admin, scope=ApiToken.Scope.ANSWER_REQUESTS)
         request_id = open_request(world)
+    elif "intake" in case.path:
+        # Intake weeks need a kraamzorg organisation's write-intake token to reach the services.
+        fuzz_token = org_token(world.kraamzorg, world.planner, scope=ApiToken.Scope.WRITE_INTAKE)
     aim_at_the_world(case, world, request_id)
     case.call_and_validate(headers={"Authorization": f"Bearer {fuzz_token}"}, checks=CHECKS)

@@ -226,6 +226,11 @@ API_ROUTES = {
     "api-v1:request_decline": "/api/v1/requests/{placement}/decline",
     "api-v1:request_arrived": "/api/v1/requests/{placement}/arrived",
     "api-v1:fhir_request_export": "/api/v1/exports/fhir/requests/{placement}",
+    # kraamzorg intake weeks (any Monday: without a token the week is never looked at)
+    "api-v1:intake_grid": "/api/v1/intake/",
+    "api-v1:intake_confirm": "/api/v1/intake/confirm",
+    "api-v1:intake_week_detail": "/api/v1/intake/2026-12-07",
+    "api-v1:intake_week_update": "/api/v1/intake/2026-12-07",
 }
 # Websocket routes (config/asgi.py): who may keep a socket open.
 SOCKETS: dict[str, frozenset[str]] = {

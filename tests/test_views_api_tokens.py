@@ -152,3 +152,43 @@ def test_the_database_refuses_an_answer_requests_region_token(world: World) -> N
         ApiToken.objects.create(
             name="x", scope="answer-requests", region=world.region, token_hash="0" * 64, created_by=world.coordinator
         )
+
+
+def test_a_kraamzorg_administrator_issues_read_and_write_intake_tokens_only(world: World, client_for) -> None:
+    from hospitals.models import User
+
+    admin = User.objects.create_user(username="kz_admin", role=User.Role.ORG_ADMIN, organisation=world.kraamzorg)
+    c = client_for(admin)
+    page = c.get(URL).content.decode()
+    assert 'value="write-intake"' in page and 'value="read"' in page
+    assert 'value="write-capacity"' not in page and 'value="answer-requests"' not in page
+    c.cookies["django_language"] = "en"
+    assert "your planning system" in c.get(URL).content.decode()
+    for scope in ("write-capacity", "answer-requests", "statistics"):
+        assert c.post(URL, {"name": "x", "scope": scope}).status_code == 400
+    assert c.post(URL, {"name": "Planningssysteem", "scope": "write-intake"}).status_code == 200
+    token = ApiToken.objects.get()
+    assert (token.scope, token.organisation, token.can_write_intake, token.can_write_capacity) == (
+        "write-intake",
+        world.kraamzorg,
+        True,
+        False,
+    )
+
+
+def test_hospitals_and_regions_cannot_issue_write_intake_tokens(world: World, client_for) -> None:
+    admin = client_for(world.org_admin)
+    assert 'value="write-intake"' not in admin.get(URL).content.decode()
+    assert admin.post(URL, {"name": "x", "scope": "write-intake"}).status_code == 400
+    coordinator = client_for(world.coordinator)
+    refused = coordinator.post(URL, {"name": "x", "scope": "write-intake", "region": world.region.pk})
+    assert refused.status_code == 400 and not ApiToken.objects.exists()
+
+
+def test_the_database_refuses_a_write_intake_region_token(world: World) -> None:
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ApiToken.objects.create(
+            name="x", scope="write-intake", region=world.region, token_hash="0" * 64, created_by=world.coordinator
+        )
