@@ -313,7 +313,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "hospitals.tasks.purge_access_log",
         "schedule": env_int("ACCESS_LOG_PURGE_SECONDS", 3600),
     },
+    # Kraamzorg planners with a stale intake week are e-mailed, once per interval (docs/kraamzorg.md).
+    "kraamzorg-reminders": {
+        "task": "kraamzorg.tasks.remind_stale_intake",
+        "schedule": env_int("KRAAMZORG_REMINDER_CHECK_SECONDS", 900),
+    },
 }
+# At most one reminder e-mail per kraamzorg organisation within this time (docs/kraamzorg.md, "Reminders").
+KRAAMZORG_REMINDER_INTERVAL = timedelta(hours=env_int("KRAAMZORG_REMINDER_INTERVAL_HOURS", 24))
 
 # --- Access log (NEN 7513 style, hospitals/audit.py, docs/security.md) -------------------
 # Days an entry is kept; 0 keeps every entry. NEN 7513 leaves the period to the organisation;
