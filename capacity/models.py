@@ -260,7 +260,8 @@ class ApiToken(models.Model):
 
     Either an organisation token (issued by that organisation's administrator; it reads
     capacity and, with the write scope, changes that organisation's units, or with the
-    answer-requests scope reads and answers its placement requests) or a region
+    answer-requests scope reads and answers its placement requests; a kraamzorg
+    organisation's, with the write-intake scope, keeps its intake weeks) or a region
     token (issued by the region's coordinator or a national administrator; it reads
     capacity and the region's refusal statistics). Never deleted: revoked, so the
     history keeps pointing at the token that made a change.
