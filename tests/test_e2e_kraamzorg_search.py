@@ -29,8 +29,8 @@ def set_week(organisation: Organisation, planner: User, week: date, change: Inta
 
 
 @pytest.fixture
-def area(world: World) -> dict[str, Organisation]:
-    """Three organisations serve 3584: one with the full hours, one with a minimum (the synthetic one), one not filled in."""
+def area(world: World) -> dict[str, Any]:
+    """Three organisations serve 3584: the full hours, a minimum (the synthetic one), not filled in."""
     make_postcodes()
     week = weeks_ahead()[3]
     full = Organisation.objects.create(name="Kraamzorg Domstad", kind=Organisation.Kind.KRAAMZORG, region=world.region)
@@ -41,7 +41,7 @@ def area(world: World) -> dict[str, Organisation]:
     set_week(full, full_planner, week, IntakeChange(families=2, hours="full", status="open"))
     set_week(world.kraamzorg, world.planner, week, IntakeChange(families=5, hours="minimum", status="limited",
                                                                 minimum_hours=24, reason="staff"))  # fmt: skip
-    return {"full": full, "empty": empty, "full_planner": full_planner}  # type: ignore[dict-item]
+    return {"full": full, "empty": empty, "full_planner": full_planner}
 
 
 @pytest.fixture
