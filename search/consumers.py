@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import date
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -21,6 +22,8 @@ from capacity import live
 from core.revocation import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, RevocableConsumer, scope_principals
 from core.websocket import NO_CHANNEL_LAYER
 from hospitals.permissions import can_search
+from kraamzorg.selectors import intake_fingerprint
+from search.live import intake_group
 from search.selectors import live_fingerprint
 
 logger = logging.getLogger(__name__)
@@ -60,17 +63,27 @@ class SearchConsumer(RevocableConsumer):
         if not can_search(user):
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        query = parse_qs(self.scope.get("query_string", b"").decode())
-        ids = _location_ids((query.get("locations") or [""])[0])
-        if ids is None:
+        groups = self.groups_for(parse_qs(self.scope.get("query_string", b"").decode()))
+        if groups is None:
             await self.close(code=CLOSE_BAD_REQUEST)
             return
-        self.location_ids = ids
-        await live.hub.join([live.location_group(i) for i in ids], self)
+        await live.hub.join(groups, self)
         await self.watch(scope_principals(self.scope))
         # Subscribed first, then the state: a change in between reaches the page either way.
         if not self.revoked:
             await self.resync()
+
+    def groups_for(self, query: dict[str, list[str]]) -> list[str] | None:
+        """The hub groups to follow, from the query string; None when it is malformed (4400)."""
+        ids = _location_ids((query.get("locations") or [""])[0])
+        if ids is None:
+            return None
+        self.location_ids = ids
+        return [live.location_group(i) for i in ids]
+
+    def fingerprint(self) -> str:
+        """What the page compares on every (re)connect with the one it was rendered with."""
+        return live_fingerprint(self.location_ids)
 
     def on_revoked(self) -> None:
         live.hub.leave(self)
@@ -93,7 +106,7 @@ class SearchConsumer(RevocableConsumer):
             self._pending = asyncio.get_running_loop().create_task(self._send({"type": "changed"}))
 
     async def resync(self) -> None:
-        fingerprint = await database_sync_to_async(live_fingerprint)(self.location_ids)
+        fingerprint = await database_sync_to_async(self.fingerprint)()
         await self._send({"type": "hello", "fingerprint": fingerprint})
 
     async def _send(self, message: dict[str, str]) -> None:
@@ -102,3 +115,29 @@ class SearchConsumer(RevocableConsumer):
         except Exception as exc:  # noqa: BLE001 - the client went away
             logger.info("search socket write failed, dropping it: %r", exc)
             live.hub.leave(self)
+
+
+class KraamzorgConsumer(SearchConsumer):
+    """The kraamzorg tab's socket: told when one of its organisations changed its figures for the due week.
+
+    ``/ws/search/kraamzorg/?organisations=3,17&week=2026-12-07``: the hub groups of those
+    organisations and that week (search/live.py publishes to them when ``intake_changed`` fires).
+    The same notices as the capacity search: ``hello`` with a fingerprint, then ``changed``.
+    """
+
+    organisation_ids: list[int]
+    week: date
+
+    def groups_for(self, query: dict[str, list[str]]) -> list[str] | None:
+        ids = _location_ids((query.get("organisations") or [""])[0])
+        try:
+            week = date.fromisoformat((query.get("week") or [""])[0])
+        except ValueError:
+            return None
+        if ids is None or week.weekday() != 0:
+            return None
+        self.organisation_ids, self.week = ids, week
+        return [intake_group(i, week) for i in ids]
+
+    def fingerprint(self) -> str:
+        return intake_fingerprint(self.organisation_ids, self.week)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
 from core.forms import TiedErrorsMixin
-from hospitals.models import MAX_RULE_WEEKS, MAX_WEEKS, MIN_RULE_WEEKS, MIN_WEEKS, CareType, User
+from hospitals.models import MAX_RULE_WEEKS, MAX_WEEKS, MIN_RULE_WEEKS, MIN_WEEKS, CareType, Postcode, User
 from hospitals.services import validate_care_rules
+from kraamzorg.models import monday_of
+from kraamzorg.selectors import DUE_WEEKS_AHEAD, due_week_range
 from search.selectors import (
+    PC4_INPUT_RE,
     OriginError,
     SearchResult,
     parse_origin,
@@ -108,3 +113,57 @@ class CareRulesForm(TiedErrorsMixin, forms.Form):
         except ValidationError as exc:
             self.add_errors_from(exc)
         return data
+
+
+class KraamzorgForm(TiedErrorsMixin, forms.Form):
+    """The midwife's kraamzorg lookup: the client's postcode area and her expected due date."""
+
+    pc4 = forms.CharField(
+        label=_("Client's postcode"),
+        max_length=8,
+        help_text=_("The 4 digits are enough, e.g. 3584: kraamzorg work areas are per postcode area."),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "enterkeyhint": "search"}),
+    )
+    due = forms.DateField(
+        label=_("Expected due date"),
+        # The date picker sends ISO dates; without one people type the Dutch way.
+        input_formats=["%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+    def __init__(self, *args: Any, now: datetime | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.first_week, self.last_week = due_week_range(now)
+        self.last_day = self.last_week + timedelta(days=6)  # the Sunday of the last due week
+        self.fields["due"].help_text = _("The due week counts: from this week up to %(n)s weeks ahead.") % {
+            "n": DUE_WEEKS_AHEAD
+        }
+
+    def clean_pc4(self) -> str:
+        text = " ".join(self.cleaned_data["pc4"].split())
+        match = PC4_INPUT_RE.match(text)
+        if not match:
+            raise ValidationError(_("Enter the 4 digits of the client's postcode, like 3584."), code="invalid")
+        postcode = Postcode.objects.filter(pk=match.group(1)).first()
+        if postcode is None:
+            raise ValidationError(
+                _("%(pc4)s is not a known Dutch postcode area. Check the number.") % {"pc4": match.group(1)},
+                code="unknown",
+            )
+        self.cleaned_data["postcode"] = postcode
+        return postcode.pc4
+
+    def clean_due(self) -> date:
+        due: date = self.cleaned_data["due"]
+        week = monday_of(due)
+        if not self.first_week <= week <= self.last_week:
+            raise ValidationError(
+                _("Choose a due date from this week up to %(n)s weeks ahead (until %(last)s).")
+                % {"n": DUE_WEEKS_AHEAD, "last": formats.date_format(self.last_day)},
+                code="range",
+            )
+        self.cleaned_data["week"] = week
+        return due
+
+    def query(self) -> str:
+        return urlencode({"pc4": self.cleaned_data["pc4"], "due": self.cleaned_data["due"].isoformat()})

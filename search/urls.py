@@ -1,6 +1,6 @@
 from django.urls import path
 
-from search import views
+from search import kraamzorg_views, views
 
 app_name = "search"
 
@@ -10,4 +10,6 @@ urlpatterns = [
     path("search/results.json", views.search_json, name="search_json"),
     path("search/places/", views.place_options, name="search_places"),
     path("search/rules/", views.care_rules, name="care_rules"),
+    path("search/kraamzorg/", kraamzorg_views.kraamzorg, name="kraamzorg"),
+    path("search/kraamzorg/results/", kraamzorg_views.kraamzorg_results, name="kraamzorg_results"),
 ]

@@ -5,7 +5,9 @@ Thin: each view checks who is asking, validates with SearchForm and calls search
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
@@ -17,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core.time import ZONE
 from hospitals.http import AuthenticatedRequest
 from hospitals.models import CareLevelRules, CareLevelRulesChange, User
 from hospitals.permissions import can_search, can_set_care_rules
@@ -32,6 +35,8 @@ from search.selectors import (
 )
 
 SEARCH_FIELDS = ("where", "care", "weeks")
+# A pregnancy is due at 40 weeks: the due date a gestational age gives, for the kraamzorg tab.
+TERM_WEEKS = 40
 
 
 def _searcher(request: AuthenticatedRequest) -> User:
@@ -57,7 +62,20 @@ def _results_context(request: AuthenticatedRequest, form: SearchForm, user: User
         "ws_path": f"/ws/search/?locations={','.join(map(str, ids))}" if ids else "",
         "fingerprint": live_fingerprint(ids),
         "now": timezone.now(),
+        "kraamzorg_query": kraamzorg_query(result.origin.pc4, form.cleaned_data.get("weeks")),
+        "kraamzorg_pc4": result.origin.pc4,
     }
+
+
+def kraamzorg_query(pc4: str, weeks: int | None) -> str:
+    """The kraamzorg tab for the same client: her postcode, and the due date her gestational age gives."""
+    if not pc4:
+        return ""
+    params = {"pc4": pc4}
+    if weeks is not None:
+        today = timezone.now().astimezone(ZONE).date()
+        params["due"] = (today + timedelta(weeks=max(0, TERM_WEEKS - weeks))).isoformat()
+    return urlencode(params)
 
 
 @require_GET

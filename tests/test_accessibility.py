@@ -27,6 +27,8 @@ from django.utils import timezone
 from capacity.models import Unit
 from capacity.services import CapacityChange, board_token_issue, unit_update_capacity
 from hospitals.models import User
+from kraamzorg.models import WorkArea
+from kraamzorg.services import IntakeChange, intake_week_set, weeks_ahead
 from placements.models import PlacementRequest
 from placements.services import PlacementInput, placement_send, placement_transition
 from refusals import aggregation
@@ -205,6 +207,9 @@ def visits(world: World, screen_token: str) -> list[Visit]:
         Visit("search, results", "midwife", goto("/search/?where=3584&care=overdracht&weeks=36")),
         Visit("search, mother and baby", "midwife", goto("/search/?where=3584&care=overdracht&weeks=28")),
         Visit("search, unknown postcode", "midwife", goto("/search/?where=0000&care=begeleiding")),
+        Visit("kraamzorg tab", "midwife", goto("/search/kraamzorg/")),
+        Visit("kraamzorg tab, results", "midwife", goto(f"/search/kraamzorg/?pc4=3584&due={weeks_ahead()[1]}")),
+        Visit("kraamzorg tab, errors", "midwife", goto("/search/kraamzorg/?pc4=0000&due=2000-01-01")),
         Visit("statistics", "coordinator", goto(f"/statistics/{region}/")),
         Visit("quarterly report", "coordinator", goto(f"/statistics/{region}/report/")),
         Visit("after a refusal", "coordinator", goto(f"/statistics/{region}/outcomes/")),
@@ -263,6 +268,10 @@ def fill_world(world: World) -> str:
         registered_by=world.midwife,
     )
     aggregation.rebuild()
+    # The kraamzorg tab: the synthetic organisation serves 3584, with a minimum of hours in one week.
+    WorkArea.objects.create(organisation=world.kraamzorg, pc4="3584")
+    intake_week_set(by=world.planner, organisation_id=world.kraamzorg.pk, week=weeks_ahead()[1], expected_version=0,
+                    change=IntakeChange(families=2, hours="minimum", minimum_hours=24, status="open"))  # fmt: skip
     Alert.objects.create(
         kind=Alert.Kind.LOCATION_SPIKE,
         key=f"spike:location:{world.location.pk}",

@@ -111,6 +111,8 @@ MATRIX: dict[str, Route] = {
     "search:search_results": Route(fixed("/search/results/"), get=SEARCHERS),
     "search:search_json": Route(fixed("/search/results.json"), get=SEARCHERS, json=True),
     "search:search_places": Route(fixed("/search/places/?where=Utr"), get=SEARCHERS),
+    "search:kraamzorg": Route(fixed("/search/kraamzorg/"), get=SEARCHERS),
+    "search:kraamzorg_results": Route(fixed("/search/kraamzorg/results/"), get=SEARCHERS),
     "search:care_rules": Route(
         fixed("/search/rules/"), get=frozenset({"national_admin"}), post=frozenset({"national_admin"})
     ),
@@ -237,6 +239,7 @@ SOCKETS: dict[str, frozenset[str]] = {
     "ws/board/screen/<str:token>/": EVERYONE,  # the link is the credential
     "ws/board/<slug:scope>/": WITH_ROLE,
     "ws/search/": SEARCHERS,
+    "ws/search/kraamzorg/": SEARCHERS,
     "ws/statistics/<slug:region_code>/": STATS,
     "ws/alerts/": STATS,
     "ws/requests/desk/": frozenset({"staff"}),
@@ -425,6 +428,9 @@ SOCKET_PATHS: dict[str, Callable[[Things], str]] = {
     "ws/board/screen/<str:token>/": lambda t: f"/ws/board/screen/{t.board_raw}/",
     "ws/board/<slug:scope>/": lambda t: f"/ws/board/{t.world.region.code}/",
     "ws/search/": lambda t: f"/ws/search/?locations={t.world.location.pk}",
+    "ws/search/kraamzorg/": lambda t: (
+        f"/ws/search/kraamzorg/?organisations={t.world.kraamzorg.pk}&week={weeks_ahead()[0]}"
+    ),
     "ws/statistics/<slug:region_code>/": lambda t: f"/ws/statistics/{t.world.region.code}/",
     "ws/alerts/": lambda _t: "/ws/alerts/",
 }
