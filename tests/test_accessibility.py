@@ -211,6 +211,8 @@ def visits(world: World, screen_token: str) -> list[Visit]:
         Visit("after a refusal, suppressed", "national_admin", goto(f"/statistics/{region}/outcomes/")),
         Visit("regions compared", "coordinator", goto("/statistics/benchmark/")),
         Visit("placement request statistics", "coordinator", goto(f"/statistics/{region}/requests/")),
+        Visit("kraamzorg, region", "coordinator", goto(f"/statistics/{region}/kraamzorg/")),
+        Visit("kraamzorg, region, suppressed", "national_admin", goto(f"/statistics/{region}/kraamzorg/")),
         Visit("wall-screen links", "coordinator", goto("/screens/")),
         Visit("alert e-mails", "coordinator", goto("/accounts/alert-emails/")),
         Visit("accounts", "org_admin", goto("/accounts/members/")),
@@ -284,6 +286,24 @@ def fill_world(world: World) -> str:
     ask(world.location.pk, "immediate")
     declined = ask(world.other_location.pk, "urgent")
     placement_transition(request_id=declined.pk, to="declined", by=world.other_staff, reason="no_staff")
+    # Kraamzorg: two work areas, a week with room and a stop, shortages (the region's view).
+    from kraamzorg import aggregation as kraamzorg_aggregation
+    from kraamzorg.models import IntakeWeek, WorkArea, monday_of
+    from kraamzorg.shortages import ShortageInput, shortage_register
+
+    monday = monday_of(timezone.localdate())
+    for pc4 in ("3584", "3511"):
+        WorkArea.objects.create(organisation=world.kraamzorg, pc4=pc4)
+    IntakeWeek.objects.create(organisation=world.kraamzorg, week=monday, families=2, hours="full", status="open")
+    IntakeWeek.objects.create(
+        organisation=world.kraamzorg, week=monday + timedelta(weeks=1), families=0, hours="full", status="stop",
+        reason="staff",
+    )  # fmt: skip
+    for promised, vulnerable in ((24, "yes"), (0, "no"), (30, "unknown"), (24, "no"), (24, "no"), (10, "yes")):
+        shortage_register(by=world.midwife, data=ShortageInput(
+            pc4="3584", due_week=monday + timedelta(weeks=2), indicated_hours=49, promised_hours=promised,
+            reason="staff", vulnerable=vulnerable))  # fmt: skip
+    kraamzorg_aggregation.sweep()
     _, token = board_token_issue(label="Verloskamer", region_id=world.region.pk, by=world.coordinator)
     return token
 
