@@ -303,6 +303,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "refusals.tasks.check_alerts",
         "schedule": env_int("REFUSAL_ALERT_CHECK_SECONDS", 60),
     },
+    # Kraamzorg shortages whose aggregation task was lost are counted here (docs/kraamzorg.md).
+    "kraamzorg-shortage-sweep": {
+        "task": "kraamzorg.tasks.sweep_shortages",
+        "schedule": env_int("KRAAMZORG_SHORTAGE_SWEEP_SECONDS", 60),
+    },
     # Placement requests past their deadline without an answer expire (docs/requests.md).
     "placements-expire": {
         "task": "placements.tasks.expire_due",

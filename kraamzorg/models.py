@@ -332,3 +332,70 @@ class ShortageEvent(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.shortage_id} {self.action} v{self.version}"
+
+
+# --- Rollups of shortages (kraamzorg/aggregation.py keeps them; docs/kraamzorg.md, "Aggregation") ---
+
+
+class ShortageWeekly(models.Model):
+    """Shortages per region × due week × municipality × PC4 × reason × vulnerable; withdrawn ones excluded."""
+
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+")
+    due_week = models.DateField()
+    municipality = models.CharField(max_length=80)
+    pc4 = models.CharField(max_length=4)
+    reason = models.CharField(max_length=10, choices=Shortage.Reason.choices)
+    vulnerable = models.CharField(max_length=8, choices=Shortage.Vulnerable.choices)
+    count = models.PositiveIntegerField(default=0)
+    hours_short = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("shortages per due week")
+        verbose_name_plural = _("shortages per due week")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["region", "due_week", "municipality", "pc4", "reason", "vulnerable"],
+                name="kraamzorg_shortage_weekly_key",
+            ),
+        ]
+        indexes = [models.Index(fields=["region", "due_week"], name="kraamzorg_weekly_region_week")]
+
+    def __str__(self) -> str:
+        return f"{self.due_week} {self.pc4} {self.reason} {self.vulnerable}: {self.count}"
+
+
+class ShortageTally(models.Model):
+    """Where one shortage is counted in ``ShortageWeekly`` now, and at which version of it.
+
+    The key fields are all empty when it is counted nowhere (withdrawn). Aggregation compares
+    this with the shortage as it is and moves the count only on a difference, so running it
+    twice or out of order never counts a shortage twice.
+    """
+
+    shortage = models.OneToOneField(Shortage, on_delete=models.PROTECT, primary_key=True, related_name="tally")
+    version = models.PositiveIntegerField()
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, null=True, related_name="+")
+    due_week = models.DateField(null=True)
+    municipality = models.CharField(max_length=80, blank=True)
+    pc4 = models.CharField(max_length=4, blank=True)
+    reason = models.CharField(max_length=10, blank=True)
+    vulnerable = models.CharField(max_length=8, blank=True)
+    hours_short = models.PositiveSmallIntegerField(default=0)
+    aggregated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("shortage tally")
+        verbose_name_plural = _("shortage tallies")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    region__isnull=True, due_week__isnull=True, municipality="", pc4="", reason="", vulnerable="",
+                    hours_short=0,
+                )
+                | (Q(region__isnull=False, due_week__isnull=False) & ~Q(pc4="") & ~Q(reason="") & ~Q(vulnerable="")),
+                name="kraamzorg_shortage_tally_key_all_or_nothing",
+            ),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"shortage {self.shortage_id} v{self.version} {'counted' if self.due_week else 'not counted'}"

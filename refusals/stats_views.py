@@ -23,6 +23,7 @@ from hospitals.http import AuthenticatedRequest
 from hospitals.models import VSV, AccessLog, Location, Region, User
 from hospitals.permissions import can_view_statistics, has_role
 from refusals import exports, live
+from refusals.kraamzorg_statistics import report_figures
 from refusals.models import Alert, Refusal
 from refusals.outcomes import Outcomes, must_suppress, outcomes
 from refusals.services import alert_acknowledge
@@ -376,4 +377,6 @@ def quarterly_report_view(request: AuthenticatedRequest, region_code: str) -> Ht
     report = quarterly_report(region, form.get_period())
     _log(request, AccessLog.Action.VIEW, "quarterly report", report.current)
     context.update(report=report, stats=report.current, generated_at=timezone.now())
+    # Kraamzorg shortages of the quarter's due weeks and the coverage now (docs/kraamzorg.md).
+    context["kraamzorg"] = report_figures(region, report.current.period, suppressed=must_suppress(user, region))
     return render(request, "refusals/report.html", context)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from refusals import benchmark_views, stats_views, views
+from refusals import benchmark_views, kraamzorg_views, stats_views, views
 
 app_name = "refusals"
 
@@ -15,5 +15,6 @@ urlpatterns = [
     path("statistics/<slug:region_code>/", stats_views.statistics_region, name="statistics_region"),
     path("statistics/<slug:region_code>/outcomes/", stats_views.outcomes_region, name="outcomes"),
     path("statistics/<slug:region_code>/report/", stats_views.quarterly_report_view, name="quarterly_report"),
+    path("statistics/<slug:region_code>/kraamzorg/", kraamzorg_views.region_kraamzorg, name="kraamzorg"),
     path("alerts/<int:alert_id>/acknowledge/", stats_views.alert_acknowledge_view, name="alert_acknowledge"),
 ]

@@ -27,7 +27,9 @@ from django.utils import timezone
 from capacity.models import Unit
 from capacity.services import CapacityChange, board_token_issue, unit_update_capacity
 from hospitals.models import User
-from kraamzorg.models import WorkArea
+from kraamzorg import aggregation as kraamzorg_aggregation
+from kraamzorg.models import IntakeWeek, WorkArea, monday_of
+from kraamzorg.shortages import ShortageInput, shortage_register
 from kraamzorg.services import IntakeChange, intake_week_set, weeks_ahead
 from placements.models import PlacementRequest
 from placements.services import PlacementInput, placement_send, placement_transition
@@ -216,6 +218,8 @@ def visits(world: World, screen_token: str) -> list[Visit]:
         Visit("after a refusal, suppressed", "national_admin", goto(f"/statistics/{region}/outcomes/")),
         Visit("regions compared", "coordinator", goto("/statistics/benchmark/")),
         Visit("placement request statistics", "coordinator", goto(f"/statistics/{region}/requests/")),
+        Visit("kraamzorg, region", "coordinator", goto(f"/statistics/{region}/kraamzorg/")),
+        Visit("kraamzorg, region, suppressed", "national_admin", goto(f"/statistics/{region}/kraamzorg/")),
         Visit("wall-screen links", "coordinator", goto("/screens/")),
         Visit("alert e-mails", "coordinator", goto("/accounts/alert-emails/")),
         Visit("accounts", "org_admin", goto("/accounts/members/")),
@@ -293,6 +297,19 @@ def fill_world(world: World) -> str:
     ask(world.location.pk, "immediate")
     declined = ask(world.other_location.pk, "urgent")
     placement_transition(request_id=declined.pk, to="declined", by=world.other_staff, reason="no_staff")
+    # Kraamzorg: a second work area, a week with room and a stop, shortages (the region's view).
+    monday = monday_of(timezone.localdate())
+    WorkArea.objects.create(organisation=world.kraamzorg, pc4="3511")
+    IntakeWeek.objects.create(organisation=world.kraamzorg, week=monday, families=2, hours="full", status="open")
+    IntakeWeek.objects.create(
+        organisation=world.kraamzorg, week=monday + timedelta(weeks=2), families=0, hours="full", status="stop",
+        reason="staff",
+    )  # fmt: skip
+    for promised, vulnerable in ((24, "yes"), (0, "no"), (30, "unknown"), (24, "no"), (24, "no"), (10, "yes")):
+        shortage_register(by=world.midwife, data=ShortageInput(
+            pc4="3584", due_week=monday + timedelta(weeks=2), indicated_hours=49, promised_hours=promised,
+            reason="staff", vulnerable=vulnerable))  # fmt: skip
+    kraamzorg_aggregation.sweep()
     _, token = board_token_issue(label="Verloskamer", region_id=world.region.pk, by=world.coordinator)
     return token
 

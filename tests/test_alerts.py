@@ -340,6 +340,8 @@ from placements import services as placement_services
 placement_services.placement_expire_due = lambda *a, **k: 0
 from kraamzorg import reminders
 reminders.run = lambda *a, **k: {}
+from kraamzorg import aggregation as kraamzorg_aggregation
+kraamzorg_aggregation.sweep = lambda *a, **k: {}
 settings.EMBEDDED_BEAT = True
 embedded.start_periodic_tasks()
 time.sleep(2.5)
@@ -362,6 +364,7 @@ def test_embedded_beat_runs_every_entry_in_a_fresh_web_process() -> None:
         ACCESS_LOG_PURGE_SECONDS="1",
         PLACEMENT_SWEEP_SECONDS="1",
         KRAAMZORG_REMINDER_CHECK_SECONDS="1",
+        KRAAMZORG_SHORTAGE_SWEEP_SECONDS="1",
     )
     out = subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
         [sys.executable, "-c", EMBEDDED_BEAT_SCRIPT], capture_output=True, text=True, env=env, timeout=60

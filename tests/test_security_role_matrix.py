@@ -198,6 +198,8 @@ MATRIX: dict[str, Route] = {
     "refusals:quarterly_report": Route(lambda t: f"/statistics/{t.world.region.code}/report/", get=STATS),
     "refusals:benchmark": Route(fixed("/statistics/benchmark/"), get=STATS),
     "refusals:outcomes": Route(lambda t: f"/statistics/{t.world.region.code}/outcomes/", get=STATS),
+    # the region's kraamzorg view (its files: test_the_kraamzorg_files_admit_exactly_the_statistics_roles)
+    "refusals:kraamzorg": Route(lambda t: f"/statistics/{t.world.region.code}/kraamzorg/", get=STATS),
     "refusals:alert_acknowledge": Route(lambda t: f"/alerts/{t.alert.pk}/acknowledge/", post=STATS),
     # the API: bearer tokens only (scopes: tests/test_api_*.py)
     "api_events": Route(lambda t: f"/api/v1/events/?region={t.world.region.code}", get=frozenset(), auth="token"),
@@ -478,3 +480,20 @@ async def test_each_socket_admits_exactly_the_personas_it_names(route: str, thin
         if message["type"] != "open":
             await comm.disconnect()
     assert wrong == [], f"{route}: {wrong}"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_the_kraamzorg_files_admit_exactly_the_statistics_roles(fmt: str, things: Things) -> None:
+    """The region's kraamzorg exports (the page with ?format=): the page's roles, every other persona refused."""
+    route = MATRIX["refusals:kraamzorg"]
+    wrong: list[str] = []
+    for persona in PERSONAS:
+        response = client_as(things.world, persona).get(f"{route.path(things)}?format={fmt}")
+        is_refused = refused(response, persona, route)
+        if persona in STATS and (is_refused or response.status_code != 200):
+            wrong.append(f"{persona}: {response.status_code}")
+        if persona not in STATS and not is_refused:
+            wrong.append(f"{persona}: admitted with {response.status_code}")
+        if persona in STATS and response.status_code == 200:
+            assert response["Content-Disposition"].endswith(f'.{fmt}"')
+    assert wrong == []

@@ -162,3 +162,44 @@ def test_the_report_has_the_refusals_per_vsv(world: World, client_for, quarters:
     vsvs = {r["name"]: (r["count"], r["previous"], r["change"]) for r in response.context["report"].vsvs}
     assert vsvs == {"VSV Utrecht": (2, 1, 1), "geen VSV bekend": (1, 2, -1)}
     assert 'id="rep-vsv"' in response.content.decode()
+
+
+def test_the_report_has_the_kraamzorg_shortages_of_its_due_weeks_and_the_coverage(world: World, client_for) -> None:
+    from hospitals.models import Postcode
+    from kraamzorg import aggregation as kraamzorg_aggregation
+    from kraamzorg.models import IntakeWeek, WorkArea
+    from kraamzorg.regional import this_monday
+    from kraamzorg.shortages import ShortageInput, shortage_register
+    from refusals.kraamzorg_statistics import quarter_weeks
+
+    for pc4, municipality in (("3584", "Utrecht"), ("3432", "Nieuwegein")):
+        Postcode.objects.create(pk=pc4, place=municipality, municipality=municipality, province="Utrecht",
+                                latitude=52.08, longitude=5.17)  # fmt: skip
+        WorkArea.objects.create(organisation=world.kraamzorg, pc4=pc4)
+    IntakeWeek.objects.create(organisation=world.kraamzorg, week=this_monday(), families=2, hours="full", status="open")
+    current = Period.containing("quarter", timezone.localdate())
+    first, last = quarter_weeks(current)
+    next_quarter = last + timedelta(weeks=1)
+    for pc4, due, n in (("3584", last, 6), ("3432", last, 1), ("3584", next_quarter, 3)):
+        for _ in range(n):
+            shortage_register(by=world.midwife, data=ShortageInput(
+                pc4=pc4, due_week=due, indicated_hours=49, promised_hours=24, reason="staff"))  # fmt: skip
+    kraamzorg_aggregation.sweep()
+
+    c = client_for(world.coordinator)
+    c.cookies["django_language"] = "en"
+    response = c.get(URL, {"quarter": value(current)})
+    assert response.status_code == 200
+    figures = response.context["kraamzorg"]
+    assert (figures.first, figures.last, figures.suppressed) == (first, last, False)
+    assert {r.area: r.total.cell.shown for r in figures.rows} == {"Nieuwegein": "1", "Utrecht": "6"}
+    assert (figures.total.cell.count, figures.total.hours) == (7, 175)
+    body = response.content.decode()
+    section = body.split('id="rep-kraamzorg"')[1]
+    assert "Shortages per due week" in section and "Coverage in the coming 12 weeks" in section
+    assert '<td class="kz-room"><span class="kz-symbol" aria-hidden="true">●</span> 1/1' in section
+    assert 'href="?municipality=' not in section  # no drill-down links in print
+
+    admin = client_for(world.national_admin).get(URL, {"quarter": value(current)}).context["kraamzorg"]
+    assert admin.suppressed
+    assert {r.area: r.total.cell.shown for r in admin.rows} == {"Nieuwegein": "<5", "Utrecht": "<5"}
