@@ -29,8 +29,8 @@ from capacity.services import CapacityChange, board_token_issue, unit_update_cap
 from hospitals.models import User
 from kraamzorg import aggregation as kraamzorg_aggregation
 from kraamzorg.models import IntakeWeek, WorkArea, monday_of
-from kraamzorg.shortages import ShortageInput, shortage_register
 from kraamzorg.services import IntakeChange, intake_week_set, weeks_ahead
+from kraamzorg.shortages import ShortageInput, shortage_register
 from placements.models import PlacementRequest
 from placements.services import PlacementInput, placement_send, placement_transition
 from refusals import aggregation
