@@ -66,10 +66,10 @@ class IntakeOption:
     team: str  # the team whose share of the work area holds the postcode, or ""
     row: IntakeWeek | None
     stale: bool
-    # Organisations keep no phone number (hospitals.Organisation has none; docs/kraamzorg.md,
-    # "The midwife's view"): empty until they do, and the call link shows only when set.
+    # The organisation's intake number (hospitals.Organisation.phone); the call link shows only when set.
     phone: str = ""
     phone_e164: str = ""
+    synthetic: bool = False  # demo data (Organisation.synthetic): the entry says so
 
     @property
     def state(self) -> IntakeState:
@@ -88,12 +88,6 @@ class IntakeOption:
         if self.row is None or self.stale:
             return 2
         return {IntakeState.FULL: 0, IntakeState.MINIMUM: 1}.get(self.state, 3)
-
-    @property
-    def synthetic(self) -> bool:
-        """Demo organisations carry the label in their name (capacity/management/commands/seed_demo.py)."""
-        lowered = self.name.casefold()
-        return "synthetisch" in lowered or "synthetic" in lowered
 
     @property
     def phone_href(self) -> str:
@@ -132,6 +126,9 @@ def intake_for(pc4: str, due_week: date, now: datetime | None = None) -> list[In
             team=area.team.name if area.team is not None else "",
             row=rows.get(area.organisation_id),
             stale=is_stale(rows.get(area.organisation_id), now),
+            phone=area.organisation.phone,
+            phone_e164=area.organisation.phone_e164,
+            synthetic=area.organisation.synthetic,
         )
         for area in areas
     ]

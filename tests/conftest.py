@@ -95,7 +95,7 @@ def make_world() -> World:
     other_staff = user("other_staff", User.Role.HOSPITAL_STAFF, organisation=other_hospital)
     other_staff.locations.set([other_location])
     kraamzorg = Organisation.objects.create(
-        name="Kraamzorg Synthetisch Utrecht", kind=Organisation.Kind.KRAAMZORG, region=region
+        name="Kraamzorg Synthetisch Utrecht", kind=Organisation.Kind.KRAAMZORG, region=region, synthetic=True
     )
     return World(
         region=region,
@@ -263,7 +263,7 @@ class Kraamzorg:
 def kz(world: World) -> Kraamzorg:
     """The world's kraamzorg organisation (synthetic), its planner, and another organisation's planner."""
     other = Organisation.objects.create(
-        name="Kraamzorg Synthetisch Amersfoort", kind=Organisation.Kind.KRAAMZORG, region=world.region
+        name="Kraamzorg Synthetisch Amersfoort", kind=Organisation.Kind.KRAAMZORG, region=world.region, synthetic=True
     )
     other_planner = User.objects.create_user(
         username="other_planner", role=User.Role.KRAAMZORG_PLANNER, organisation=other

@@ -14,7 +14,7 @@ from hospitals.models import Organisation, User
 from kraamzorg.models import IntakeWeek, WorkArea
 from kraamzorg.services import IntakeChange, intake_week_set, weeks_ahead
 from tests.conftest import PASSWORD, World
-from tests.live_server import CHROMIUM, CHROMIUM_ARGS, LiveServer, browser_log_in, browser_server
+from tests.live_server import LiveServer, browser_server, phone_browser
 from tests.search_world import make_postcodes
 from tests.test_e2e_staff import PHONE, Thumb
 
@@ -33,7 +33,8 @@ def area(world: World) -> dict[str, Any]:
     """Three organisations serve 3584: the full hours, a minimum (the synthetic one), not filled in."""
     make_postcodes()
     week = weeks_ahead()[3]
-    full = Organisation.objects.create(name="Kraamzorg Domstad", kind=Organisation.Kind.KRAAMZORG, region=world.region)
+    full = Organisation.objects.create(name="Kraamzorg Domstad", kind=Organisation.Kind.KRAAMZORG, region=world.region,
+                                       phone="030 250 9111", phone_e164="+31302509111")  # fmt: skip
     empty = Organisation.objects.create(name="Kraamzorg Leeg", kind=Organisation.Kind.KRAAMZORG, region=world.region)
     for org in (full, empty, world.kraamzorg):
         WorkArea.objects.create(organisation=org, pc4="3584")
@@ -52,26 +53,10 @@ def server(world: World, area: dict[str, Any]) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def phone(server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(
-                locale="en-GB", timezone_id="Europe/Amsterdam", viewport=PHONE, is_mobile=True, has_touch=True
-            )
-            page = context.new_page()
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 500 else None)
-            browser_log_in(page, server, "midwife", PASSWORD)
-            context.add_cookies([{"name": "django_language", "value": "en", "url": server.url}])
-            yield page
-        finally:
-            browser.close()
-    assert not errors, f"{errors}\n{server.log_tail()}"
+    with phone_browser(server, "midwife", PASSWORD) as page:
+        page.context.add_cookies([{"name": "django_language", "value": "en", "url": server.url}])
+        yield page
 
 
 def test_the_midwife_finds_kraamzorg_and_sees_a_change_arrive(
@@ -102,6 +87,9 @@ def test_the_midwife_finds_kraamzorg_and_sees_a_change_arrive(
     expect(results.nth(1).locator(".flag-synthetic")).to_be_visible()
     expect(results.nth(2).locator(".result-state")).to_contain_text("No figures for this week")
     expect(results.first.locator("h3")).to_be_focused()  # the answer, not the form
+    # One tap calls the first: its intake number as a tel: link; the others say they have none.
+    expect(results.nth(0).locator("a.button-call")).to_have_attribute("href", "tel:+31302509111")
+    expect(results.nth(2)).to_contain_text("No phone number known")
     assert thumb.taps == 2
     # One hand: every card and its controls fit the screen's width, the state is never colour alone.
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]

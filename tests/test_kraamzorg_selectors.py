@@ -153,8 +153,14 @@ def test_the_entry_names_the_team_and_whether_it_is_synthetic(world: World) -> N
         True,
     )
     assert (by_name["Kraamzorg Echt"].team, by_name["Kraamzorg Echt"].synthetic) == ("", False)
-    # Organisations keep no phone number yet: no call link is offered.
+    # The call link is the organisation's intake number, when it has one.
     assert by_name["Kraamzorg Echt"].phone_href == ""
+    world.kraamzorg.phone = "030 250 9111"
+    world.kraamzorg.full_clean()
+    world.kraamzorg.save()
+    by_name = {o.name: o for o in intake_for("3584", week)}
+    option = by_name["Kraamzorg Synthetisch Utrecht"]
+    assert (option.phone, option.phone_href) == ("030 250 9111", "tel:+31302509111")
 
 
 def test_one_lookup_is_two_queries_however_many_organisations(world: World) -> None:

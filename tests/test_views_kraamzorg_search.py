@@ -95,8 +95,10 @@ def test_the_tab_lists_who_can_take_her_in_in_words(area: World, midwife: Client
     assert "?</span> No figures for this week" in cards[2] and "Never filled in for this week" in cards[2]
     assert "✕</span> Intake stop: not enough staff" in cards[3]
     assert "Last confirmed" in cards[0] and "ago" in cards[0]
-    # Organisations keep no phone number: no call link, said in words.
+    # None of these has an intake number: no call link, said in words.
     assert "tel:" not in html and html.count("No phone number known") == 4
+    # The midwife can register a shortage from here, the postcode area and due week filled in.
+    assert f'href="/kraamzorg/shortages/new/?pc4=3584&amp;week={week:%Y-%m-%d}"' in html
     # Heading, tabs, the live list.
     assert f"For 3584 Utrecht · due week {week:%V}" in html
     assert 'aria-current="page">Kraamzorg</a>' in html
