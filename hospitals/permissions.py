@@ -70,6 +70,9 @@ class IntakeToken(Protocol):
     """An API token as the intake rules see it (hospitals does not import capacity)."""
 
     @property
+    def pk(self) -> Any: ...
+
+    @property
     def organisation_id(self) -> int | None: ...
 
     @property

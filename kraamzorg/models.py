@@ -181,6 +181,15 @@ class IntakeEvent(AppendOnlyModel):
     version = models.PositiveIntegerField(_("version after"))
     before = models.JSONField(_("before"), null=True, blank=True)
     after = models.JSONField(_("after"))
+    # The API token that made the change (source=api); ``by`` is then the account that issued it.
+    api_token = models.ForeignKey(
+        "capacity.ApiToken",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="intake_events",
+        verbose_name=_("API token"),
+    )
 
     objects = AppendOnlyQuerySet.as_manager()
 

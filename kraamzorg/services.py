@@ -78,6 +78,10 @@ def _may_write(by: User, organisation_id: int, api_token: IntakeToken | None) ->
     return can_plan_intake(by, organisation_id)
 
 
+def _token_id(api_token: IntakeToken | None) -> int | None:
+    return int(api_token.pk) if api_token is not None else None
+
+
 def _check_week(week: date, now: datetime) -> None:
     if week not in weeks_ahead(now):
         raise ValidationError(
@@ -139,7 +143,7 @@ def intake_week_set(
             raise IntakeVersionConflict([current] if current else []) from None
         IntakeEvent.objects.create(
             week=row, action=IntakeEvent.Action.UPDATE, source=source, by=by, at=now,
-            version=row.version, before=before, after=row.as_dict(),
+            version=row.version, before=before, after=row.as_dict(), api_token_id=_token_id(api_token),
         )  # fmt: skip
         transaction.on_commit(lambda: intake_changed.send(IntakeWeek, organisation_id=organisation_id, weeks=[week]))
     return row
@@ -190,7 +194,8 @@ def intake_confirm_unchanged(
             row.save(update_fields=["version", "confirmed_at"])
         IntakeEvent.objects.bulk_create(
             IntakeEvent(week=row, action=IntakeEvent.Action.CONFIRM, source=source, by=by, at=now,
-                        version=row.version, before=row.as_dict(), after=row.as_dict())
+                        version=row.version, before=row.as_dict(), after=row.as_dict(),
+                        api_token_id=_token_id(api_token))
             for row in rows
         )  # fmt: skip
         weeks = [row.week for row in rows]

@@ -123,6 +123,7 @@ def test_a_new_week_is_filled_in_with_history_attributed_to_the_token(
     assert event.week.organisation == world.kraamzorg and event.after["families"] == 4
     assert told == [{"signal": intake_changed, "organisation_id": world.kraamzorg.pk, "weeks": [week]}]
     token = ApiToken.objects.get()
+    assert event.api_token == token  # which planning system made the change
     assert token.last_used_at is not None
 
 
@@ -236,6 +237,8 @@ def test_confirm_weeks_unchanged(kz: Kraamzorg, writer: Api) -> None:
     ]
     confirms = IntakeEvent.objects.filter(action="confirm")
     assert sorted(confirms.values_list("source", flat=True)) == ["api", "api"]
+    assert all(event.api_token_id is not None for event in confirms)
+    assert not IntakeEvent.objects.filter(source="web", api_token__isnull=False).exists()
     assert writer.get("/intake/").json()["stale_weeks"] == 10
 
 
