@@ -205,7 +205,7 @@ def tables(result: KraamzorgFigures) -> list[Table]:
             [_("Hours short"), result.total.hours_value],
             [_("Hours short per shortage"), "" if result.average_hours_short is None else result.average_hours_short],
             [
-                _("Vulnerable situation, % of yes and no"),
+                _("Vulnerable situation, percentage of yes and no"),
                 "" if result.vulnerable_share is None else result.vulnerable_share,
             ],
             *([[_("Small numbers"), _("counts under 5 are shown as <5")]] if result.suppressed else []),
