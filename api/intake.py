@@ -216,6 +216,7 @@ def intake_week_update(
             expected_version=version,
             source=IntakeEvent.Source.API,
             api_token=token,
+            retry_confirms=True,  # a retry after a lost answer confirms what got through
             now=now,
         )
     except ValidationError as exc:

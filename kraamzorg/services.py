@@ -78,6 +78,42 @@ def _may_write(by: User, organisation_id: int, api_token: IntakeToken | None) ->
     return can_plan_intake(by, organisation_id)
 
 
+def _as_dict(change: IntakeChange) -> dict[str, object]:
+    """A normalised change as ``IntakeWeek.as_dict`` gives the stored figures."""
+    return {
+        "families": change.families,
+        "hours": change.hours,
+        "minimum_hours": change.minimum_hours,
+        "status": change.status,
+        "reason": change.reason,
+    }
+
+
+def _confirm_rows(
+    rows: list[IntakeWeek],
+    *,
+    by: User,
+    source: str,
+    api_token: IntakeToken | None,
+    now: datetime,
+    week_ids: list[date],
+    organisation_id: int,
+) -> list[IntakeWeek]:
+    """ "Still true" for locked rows, inside the caller's transaction: a version, a history row each."""
+    for row in rows:
+        row.version += 1
+        row.confirmed_at = now
+        row.save(update_fields=["version", "confirmed_at"])
+    IntakeEvent.objects.bulk_create(
+        IntakeEvent(week=row, action=IntakeEvent.Action.CONFIRM, source=source, by=by, at=now,
+                    version=row.version, before=row.as_dict(), after=row.as_dict(),
+                    api_token_id=_token_id(api_token))
+        for row in rows
+    )  # fmt: skip
+    transaction.on_commit(lambda: intake_changed.send(IntakeWeek, organisation_id=organisation_id, weeks=week_ids))
+    return rows
+
+
 def _token_id(api_token: IntakeToken | None) -> int | None:
     return int(api_token.pk) if api_token is not None else None
 
@@ -109,11 +145,15 @@ def intake_week_set(
     expected_version: int,
     source: str = Source.WEB,
     api_token: IntakeToken | None = None,
+    retry_confirms: bool = False,
     now: datetime | None = None,
 ) -> IntakeWeek:
     """Set one week's figures. ``expected_version`` is the version the planner saw (0: never filled).
 
     ``api_token`` is the token an API call came with (``by`` is then the account that issued it).
+    ``retry_confirms`` (a planning system's retry after a lost answer): a stale version whose
+    figures the week already holds confirms them instead of raising the conflict, as units do; on
+    the planner's page a stale form always means someone else changed the week, and she must see it.
     Raises PermissionDenied (not a planner of this organisation), ValidationError (bad figures or a
     week outside the grid) or IntakeVersionConflict (the week changed meanwhile).
     """
@@ -126,6 +166,9 @@ def intake_week_set(
     with transaction.atomic(durable=True):
         row = IntakeWeek.objects.select_for_update().filter(organisation_id=organisation_id, week=week).first()
         if (row.version if row else 0) != expected_version:
+            if retry_confirms and row is not None and row.as_dict() == _as_dict(change):
+                return _confirm_rows([row], by=by, source=source, api_token=api_token, now=now, week_ids=[week],
+                                     organisation_id=organisation_id)[0]  # fmt: skip
             raise IntakeVersionConflict([row] if row else [])
         before = row.as_dict() if row else None
         if row is None:
@@ -188,16 +231,6 @@ def intake_confirm_unchanged(
             )  # fmt: skip
         if any(row.version != versions[row.week] for row in rows):
             raise IntakeVersionConflict(rows)
-        for row in rows:
-            row.version += 1
-            row.confirmed_at = now
-            row.save(update_fields=["version", "confirmed_at"])
-        IntakeEvent.objects.bulk_create(
-            IntakeEvent(week=row, action=IntakeEvent.Action.CONFIRM, source=source, by=by, at=now,
-                        version=row.version, before=row.as_dict(), after=row.as_dict(),
-                        api_token_id=_token_id(api_token))
-            for row in rows
-        )  # fmt: skip
-        weeks = [row.week for row in rows]
-        transaction.on_commit(lambda: intake_changed.send(IntakeWeek, organisation_id=organisation_id, weeks=weeks))
+        _confirm_rows(rows, by=by, source=source, api_token=api_token, now=now,
+                      week_ids=[row.week for row in rows], organisation_id=organisation_id)  # fmt: skip
     return rows

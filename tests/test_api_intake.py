@@ -151,6 +151,20 @@ def test_a_stale_version_is_409_with_the_current_week_and_saves_nothing(kz: Kraa
     assert writer.put(f"/intake/{week.isoformat()}", {**OPEN, "version": current["version"]}).status_code == 200
 
 
+def test_a_retry_after_a_lost_answer_confirms_instead_of_409(kz: Kraamzorg, writer: Api) -> None:
+    week = weeks_ahead()[4]
+    first = writer.put(f"/intake/{week.isoformat()}", {**OPEN, "version": 0})
+    assert first.status_code == 200  # ... and the answer was lost on the way: the system sends it again
+    again = writer.put(f"/intake/{week.isoformat()}", {**OPEN, "version": 0})
+    assert again.status_code == 200, again.content
+    assert again.json()["version"] == 2
+    row = IntakeWeek.objects.get(week=week)
+    assert list(row.events.values_list("action", "source")) == [("update", "api"), ("confirm", "api")]
+    # Other figures on a stale version are someone else's change: 409, nothing written.
+    _problem(writer.put(f"/intake/{week.isoformat()}", {**OPEN, "families": 1, "version": 0}), 409)
+    assert row.events.count() == 2
+
+
 def test_no_version_is_428_and_a_bad_if_match_400(writer: Api) -> None:
     week = weeks_ahead()[0].isoformat()
     _problem(writer.put(f"/intake/{week}", OPEN), 428)
