@@ -7,7 +7,9 @@ task runs ``aggregate``. That compares the shortage as it is now with where its
 ``ShortageTally`` says it is counted and moves the count only on a difference: running it twice,
 or a stale task after a newer one, changes nothing. ``sweep`` (a beat task) aggregates every
 shortage whose tally is missing or behind, so a broker or worker that was down loses nothing.
-``rebuild`` recomputes every tally and rollup row from the shortages table. See docs/kraamzorg.md.
+``rebuild`` recomputes every tally and rollup row from the shortages table. After each commit that
+moved a count, ``signals.rollups_changed`` tells the region pages (once per region for a sweep, every
+region after a rebuild). See docs/kraamzorg.md.
 
 Locking: ``aggregate`` locks the shortage row (the withdraw service locks the same row), so one
 shortage is aggregated by one transaction at a time; on PostgreSQL it also holds a shared advisory

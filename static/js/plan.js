@@ -88,6 +88,8 @@
   function merge(fresh) {
     var grid = document.getElementById("intake-grid");
     if (!grid || !fresh) return;
+    // This page's own "confirm all" is on the way: its answer replaces the grid; look again after it.
+    if (grid.querySelector("#confirm-weeks.htmx-request")) { refresh(); return; }
     var changed = 0;
     Array.prototype.forEach.call(cards(fresh), function (incoming) {
       var card = document.getElementById(incoming.id);
