@@ -104,6 +104,7 @@
     if (flags && freshFlags) flags.replaceWith(freshFlags);
     else if (flags) flags.remove();
     else if (freshFlags) grid.querySelector("#confirm-weeks").after(freshFlags);
+    if (window.refreshRelativeTimes) window.refreshRelativeTimes();
     var announce = document.getElementById("plan-announce");
     if (announce) announce.textContent = document.getElementById("weeks-updated-text").content.textContent;
   }
@@ -166,6 +167,7 @@
       var incoming = fresh && fresh.querySelector("#" + card.id);
       if (!incoming || !card.isConnected) return;
       put(card, incoming);
+      if (window.refreshRelativeTimes) window.refreshRelativeTimes();
       incoming.querySelector("summary").focus({ preventScroll: true });
     });
   });
