@@ -7,7 +7,9 @@ task runs ``aggregate``. That compares the shortage as it is now with where its
 ``ShortageTally`` says it is counted and moves the count only on a difference: running it twice,
 or a stale task after a newer one, changes nothing. ``sweep`` (a beat task) aggregates every
 shortage whose tally is missing or behind, so a broker or worker that was down loses nothing.
-``rebuild`` recomputes every tally and rollup row from the shortages table. See docs/kraamzorg.md.
+``rebuild`` recomputes every tally and rollup row from the shortages table. After each commit that
+moved a count, ``signals.rollups_changed`` tells the region pages (once per region for a sweep, every
+region after a rebuild). See docs/kraamzorg.md.
 
 Locking: ``aggregate`` locks the shortage row (the withdraw service locks the same row), so one
 shortage is aggregated by one transaction at a time; on PostgreSQL it also holds a shared advisory
@@ -20,6 +22,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -30,6 +35,7 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from kraamzorg.models import Shortage, ShortageTally, ShortageWeekly
+from kraamzorg.signals import rollups_changed
 
 logger = logging.getLogger(__name__)
 
@@ -111,9 +117,35 @@ def aggregate(shortage_id: int) -> Outcome:
         _save_tally(tally, shortage, new)
     if old == new:
         return "version"
+    _changed({k.row[0] for k in (old, new) if k is not None})
     if old is None:
         return "counted"
     return "removed" if new is None else "moved"
+
+
+# Regions collected while a sweep runs: one push per region at its end, not one per shortage.
+_batch: ContextVar[set[int] | None] = ContextVar("kraamzorg_rollups_batch", default=None)
+
+
+def _changed(region_ids: set[int] | None) -> None:
+    """Tell the region pages (``signals.rollups_changed``) once the rollup's change is committed."""
+    batch = _batch.get()
+    if batch is not None and region_ids is not None:
+        batch.update(region_ids)
+        return
+    transaction.on_commit(lambda: rollups_changed.send_robust(sender=ShortageWeekly, region_ids=region_ids))
+
+
+@contextmanager
+def one_push_per_region() -> Iterator[None]:
+    regions: set[int] = set()
+    token = _batch.set(regions)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+        if regions:
+            _changed(regions)
 
 
 def _save_tally(tally: ShortageTally | None, shortage: Shortage, key: Key | None) -> None:
@@ -191,14 +223,15 @@ def sweep(limit: int = SWEEP_BATCH) -> dict[str, int]:
     """Aggregate up to ``limit`` pending shortages, each in its own transaction."""
     ids = list(pending().values_list("id", flat=True)[:limit])
     outcomes: Counter[str] = Counter()
-    for shortage_id in ids:
-        try:
-            outcomes[aggregate(shortage_id)] += 1
-        except SoftTimeLimitExceeded:
-            raise  # the task's time is up: the rest stays pending for the next sweep
-        except Exception:  # one broken shortage must not block the others; it stays pending
-            logger.exception("aggregation of shortage %s failed; it stays pending", shortage_id)
-            outcomes["failed"] += 1
+    with one_push_per_region():
+        for shortage_id in ids:
+            try:
+                outcomes[aggregate(shortage_id)] += 1
+            except SoftTimeLimitExceeded:
+                raise  # the task's time is up: the rest stays pending for the next sweep
+            except Exception:  # one broken shortage must not block the others; it stays pending
+                logger.exception("aggregation of shortage %s failed; it stays pending", shortage_id)
+                outcomes["failed"] += 1
     if ids:
         logger.info("shortage sweep aggregated %s pending shortages: %s", len(ids), dict(outcomes))
     return {"pending": len(ids), **outcomes}
@@ -259,6 +292,7 @@ def rebuild() -> dict[str, int]:
             )
             rows = cursor.rowcount
         counted = ShortageTally.objects.filter(due_week__isnull=False).count()
+    _changed(None)
     return {"shortages": tallies, "counted": counted, "withdrawn": tallies - counted, "weekly_rows": rows}
 
 

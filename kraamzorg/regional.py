@@ -74,6 +74,17 @@ def _region_pc4s(region: Region) -> set[str]:
     )
 
 
+def regions_covered_by(organisation_id: int) -> set[int]:
+    """The regions whose coverage map counts this organisation: those with a kraamzorg organisation
+    serving one of its PC4s (its own region too, when it serves any). One query."""
+    pc4s = WorkArea.objects.filter(organisation_id=organisation_id).values("pc4")
+    return set(
+        WorkArea.objects.filter(pc4__in=pc4s, organisation__kind=Organisation.Kind.KRAAMZORG)
+        .values_list("organisation__region_id", flat=True)
+        .distinct()
+    )
+
+
 def shortage_grid(region: Region, first: date, last: date, municipality: str | None = None) -> ShortageGrid:
     """The shortages the region registered for due weeks ``first`` to ``last`` (Mondays, inclusive).
 

@@ -44,6 +44,15 @@ def grid(organisation_id: int, now: datetime | None = None) -> list[GridWeek]:
     return [GridWeek(week=w, row=rows.get(w), stale=is_stale(rows.get(w), now)) for w in weeks]
 
 
+def plan_fingerprint(organisation_id: int, now: datetime | None = None) -> str:
+    """``2026-12-07:3,2026-12-14:0,…``: each week of the grid with its version (0: never filled in).
+
+    The planner's page reads the same from its cards (``data-week``, ``data-version``), so it can tell
+    on every (re)connect whether a change passed it by, whatever it saved itself meanwhile.
+    """
+    return ",".join(f"{w.week:%Y-%m-%d}:{w.version}" for w in grid(organisation_id, now))
+
+
 # --- the midwife's view: who can take in a family due in a given week, in a postcode area ---------
 
 

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -45,7 +46,11 @@ def _context(organisation: Organisation, forms: dict[date, IntakeWeekForm] | Non
 
 @require_GET
 def plan(request: PlannerRequest) -> HttpResponse:
-    return render(request, "kraamzorg/plan.html", _context(_organisation(request)))
+    # The live page (static/js/plan.js) fetches just the grid and puts in the weeks that changed.
+    template = "kraamzorg/_grid.html" if request.htmx else "kraamzorg/plan.html"
+    response = render(request, template, _context(_organisation(request)))
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 def _grid_week(organisation: Organisation, raw: str) -> selectors.GridWeek:

@@ -12,3 +12,8 @@ class RefusalsConfig(AppConfig):
 
         # New figures reach open statistics pages once they are aggregated (docs/refusals.md).
         aggregation.rollups_changed.connect(live.on_rollups_changed, dispatch_uid="refusals-statistics-push")
+        # The region's kraamzorg page: shortages once aggregated, coverage once a grid changed.
+        from kraamzorg import signals as kz
+
+        kz.rollups_changed.connect(live.on_kraamzorg_rollups_changed, dispatch_uid="kraamzorg-stats-push")
+        kz.intake_changed.connect(live.on_intake_changed, dispatch_uid="kraamzorg-coverage-push")

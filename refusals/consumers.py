@@ -59,6 +59,22 @@ class StatisticsConsumer(GroupConsumer):
         await self.send(text_data=frame)
 
 
+class KraamzorgStatisticsConsumer(GroupConsumer):
+    """/ws/statistics/<region>/kraamzorg/: a nudge when the region's shortages or coverage changed.
+
+    The same people as the page (``statistics_gate``); the same nudge as the refusal statistics, so
+    static/js/stats.js re-fetches the figures (period, municipality) the coordinator has open.
+    """
+
+    def group_names(self, region_ids: list[int]) -> list[str]:
+        return [live.kraamzorg_stats_group(i) for i in region_ids]
+
+    async def kraamzorg_statistics_changed(self, event: dict[str, Any]) -> None:
+        region_id = int(event["region_id"])
+        frame = f'<span id="stats-pushed" hx-swap-oob="true" hidden data-region="{region_id}"></span>'
+        await self.send(text_data=frame)
+
+
 class AlertsConsumer(GroupConsumer):
     """/ws/alerts/: the alert banners of the regions a coordinator (or national admin) sees."""
 

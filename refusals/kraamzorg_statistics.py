@@ -13,6 +13,7 @@ never suppressed.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -78,6 +79,13 @@ class KraamzorgFigures:
         if self.total.cell.suppressed or not self.total.cell.count:
             return None
         return round(self.total.hours / self.total.cell.count, 1)
+
+    @property
+    def shown_key(self) -> str:
+        """Changes when what the page shows changes (the live refresh says so only then, static/js/stats.js)."""
+        cells = [(c.room, c.no_room, c.unknown) for r in (self.coverage.rows if self.coverage else []) for c in r.cells]
+        shown = (self.total.cell.shown, self.total.hours_shown, [r.total.cell.shown for r in self.rows], cells)
+        return hashlib.sha256(repr(shown).encode()).hexdigest()[:16]
 
     @property
     def columns(self) -> list[tuple[date, str]]:

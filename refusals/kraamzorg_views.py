@@ -15,6 +15,7 @@ from django import forms
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
@@ -113,6 +114,16 @@ def region_kraamzorg(request: AuthenticatedRequest, region_code: str) -> HttpRes
     )
     fmt = request.GET.get("format", "")
     export = fmt in FORMATS
+    query = request.GET.copy()
+    query.pop("format", None)
+    query.pop("municipality", None)
+    context["drill_query"] = query.urlencode()
+    if not export and request.htmx and request.htmx.target == "stats-body":
+        # The live refresh (static/js/stats.js, docs/kraamzorg.md "Live"): just the figures, for the
+        # same weeks and municipality. Not logged: the page view that opened it was, with this scope.
+        response = render(request, "refusals/_kraamzorg_body.html", {**context, "result": result})
+        patch_vary_headers(response, ["HX-Request", "HX-Target"])
+        return response
     audit.record(
         action=AccessLog.Action.EXPORT if export else AccessLog.Action.VIEW,
         what="kraamzorg statistics",
@@ -127,16 +138,14 @@ def region_kraamzorg(request: AuthenticatedRequest, region_code: str) -> HttpRes
     )
     if export:
         return file_response(tables(result), _filename(result), fmt)
-    query = request.GET.copy()
-    query.pop("format", None)
-    query.pop("municipality", None)
     context.update(
         result=result,
         csv_query=_with_format(request, "csv"),
         xlsx_query=_with_format(request, "xlsx"),
-        drill_query=query.urlencode(),
     )
-    return render(request, "refusals/kraamzorg.html", context)
+    response = render(request, "refusals/kraamzorg.html", context)
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
 
 
 def _filename(result: KraamzorgFigures) -> str:

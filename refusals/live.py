@@ -23,6 +23,7 @@ from django.utils import timezone, translation
 
 from core.push import group_send
 from hospitals.models import Region
+from kraamzorg.regional import regions_covered_by
 from refusals.models import Alert
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,36 @@ def on_rollups_changed(sender: object, region_ids: set[int] | None = None, **_kw
         batch.update(region_ids)
         return
     statistics_changed(region_ids)
+
+
+# --- The region's kraamzorg page (docs/kraamzorg.md, "Live") ----------------------------------
+
+
+def kraamzorg_stats_group(region_id: int) -> str:
+    return f"kraamzorg-stats-{region_id}"
+
+
+def kraamzorg_statistics_changed(region_ids: Iterable[int] | None) -> None:
+    """Tell the kraamzorg pages of these regions (None: every region) to fetch their figures again."""
+    ids = list(region_ids) if region_ids is not None else list(Region.objects.values_list("id", flat=True))
+    for region_id in sorted(ids):
+        group_send(kraamzorg_stats_group(region_id), {"type": "kraamzorg.statistics.changed", "region_id": region_id})
+
+
+def on_kraamzorg_rollups_changed(sender: object, region_ids: set[int] | None = None, **_kwargs: object) -> None:
+    """Receiver of ``kraamzorg.signals.rollups_changed``: shortages counted (or uncounted) in the rollup."""
+    kraamzorg_statistics_changed(region_ids)
+
+
+def on_intake_changed(sender: object, *, organisation_id: int, **_kwargs: object) -> None:
+    """Receiver of ``kraamzorg.signals.intake_changed`` (after commit): the coverage map of every region
+    the organisation's work areas count in. Never raises: the planner's change is saved."""
+    try:
+        regions = regions_covered_by(organisation_id)
+    except Exception:
+        logger.warning("finding the regions of organisation %s's coverage failed", organisation_id, exc_info=True)
+        return
+    kraamzorg_statistics_changed(regions)
 
 
 # --- Alert banners -------------------------------------------------------------------------

@@ -21,9 +21,9 @@ from django.conf import settings
 from capacity import live
 from core.revocation import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, RevocableConsumer, scope_principals
 from core.websocket import NO_CHANNEL_LAYER
-from hospitals.permissions import can_search
-from kraamzorg.selectors import intake_fingerprint
-from search.live import intake_group
+from hospitals.permissions import can_plan_intake, can_search
+from kraamzorg.selectors import intake_fingerprint, plan_fingerprint
+from search.live import intake_group, plan_group
 from search.selectors import live_fingerprint
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class SearchConsumer(RevocableConsumer):
         if not getattr(user, "is_authenticated", False):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        if not can_search(user):
+        if not self.allowed(user):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         groups = self.groups_for(parse_qs(self.scope.get("query_string", b"").decode()))
@@ -72,6 +72,9 @@ class SearchConsumer(RevocableConsumer):
         # Subscribed first, then the state: a change in between reaches the page either way.
         if not self.revoked:
             await self.resync()
+
+    def allowed(self, user: Any) -> bool:
+        return can_search(user)
 
     def groups_for(self, query: dict[str, list[str]]) -> list[str] | None:
         """The hub groups to follow, from the query string; None when it is malformed (4400)."""
@@ -141,3 +144,26 @@ class KraamzorgConsumer(SearchConsumer):
 
     def fingerprint(self) -> str:
         return intake_fingerprint(self.organisation_ids, self.week)
+
+
+class PlanConsumer(SearchConsumer):
+    """The planner's page: told when its organisation's grid changed, by another planner or the API.
+
+    ``/ws/kraamzorg/plan/``: only planners of a kraamzorg organisation, each for their own
+    organisation (taken from the account, never from the query: there is nothing to choose). It
+    lives beside the kraamzorg tab's socket because the hub is ``capacity``'s, which ``kraamzorg`` may
+    not import. ``hello`` carries ``plan_fingerprint`` (each week with its version); ``changed`` makes
+    the page fetch its grid and put in the weeks that changed (static/js/plan.js).
+    """
+
+    organisation_id: int
+
+    def allowed(self, user: Any) -> bool:
+        return user.organisation_id is not None and can_plan_intake(user, user.organisation_id)
+
+    def groups_for(self, query: dict[str, list[str]]) -> list[str] | None:
+        self.organisation_id = self.scope["user"].organisation_id
+        return [plan_group(self.organisation_id)]
+
+    def fingerprint(self) -> str:
+        return plan_fingerprint(self.organisation_id)

@@ -80,3 +80,53 @@ def test_the_grid_confirmed_in_one_tap_and_a_week_changed_in_three(world: World,
     assert confirmed.value.status == 200
     expect(page.locator("#intake-grid > p.saved")).to_be_visible()
     assert IntakeWeek.objects.get(pk=row.pk).version == 4
+
+
+def test_a_colleagues_change_arrives_live_and_an_open_week_keeps_what_is_typed(world: World, phone: Any) -> None:
+    """docs/kraamzorg.md, "Live": a second planner of the organisation changes two weeks; the page shows
+    the closed one at once and, for the week being edited, the new figures above the untouched form and
+    a notice; "confirm all" then confirms at the current versions, without a reload."""
+    from playwright.sync_api import expect
+
+    from hospitals.models import User
+
+    page = phone
+    server_url = page.url.split("/kraamzorg/")[0]
+    page.context.add_cookies([{"name": "django_language", "value": "en", "url": server_url}])
+    page.goto(f"{server_url}/kraamzorg/plan/")
+    expect(page.locator("#plan-conn")).to_have_class("conn conn-live")
+    page.evaluate("() => { window.notReloaded = true; }")
+    weeks = weeks_ahead()
+    closed, editing = (page.locator(f"#week-{weeks[i]:%Y-%m-%d}") for i in (2, 4))
+    editing.locator("summary").tap()
+    families = editing.locator(f"#id_w{weeks[4]:%Y%m%d}-families")
+    families.fill("7")  # typed, not saved
+
+    colleague = User.objects.create_user(
+        username="colleague", role=User.Role.KRAAMZORG_PLANNER, organisation=world.kraamzorg
+    )
+    stop = IntakeChange(families=0, hours="full", status="stop", reason="staff")
+    intake_week_set(by=colleague, organisation_id=world.kraamzorg.pk, week=weeks[2], change=stop, expected_version=1)
+    limited = IntakeChange(families=1, hours="minimum", minimum_hours=24, status="limited", reason="area")
+    intake_week_set(by=colleague, organisation_id=world.kraamzorg.pk, week=weeks[4], change=limited, expected_version=1)
+
+    expect(closed.locator("summary")).to_contain_text("Intake stop: not enough staff", timeout=10_000)
+    expect(closed).to_have_attribute("data-version", "2")
+    notice = editing.locator("[data-week-changed]")
+    expect(notice).to_be_visible(timeout=10_000)
+    expect(notice).to_contain_text("Changed by someone else")
+    expect(editing.locator("summary")).to_contain_text("1 family · at least 24 h")  # the figures as stored now
+    expect(families).to_have_value("7")  # what the planner typed is still there
+    expect(editing.locator('input[form="confirm-weeks"]')).to_have_value("2")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=SHOT.format("live-changed"), full_page=True)
+
+    notice.locator("button").tap()  # "Reload this week": the stored figures in the form
+    expect(editing.locator("[data-week-changed]")).to_have_count(0)
+    expect(page.locator(f"#id_w{weeks[4]:%Y%m%d}-families")).to_have_value("1")
+
+    with page.expect_response(lambda r: r.url.endswith("/kraamzorg/plan/confirm-all/")) as confirmed:
+        page.locator("#confirm-weeks button").tap()
+    assert confirmed.value.status == 200  # every version the page sends is current
+    assert sorted(IntakeWeek.objects.values_list("version", flat=True)) == [2] * 10 + [3] * 2
+    assert page.evaluate("() => window.notReloaded") is True

@@ -17,7 +17,7 @@ from hospitals.models import Organisation, User
 from kraamzorg.models import IntakeWeek, WorkArea
 from kraamzorg.selectors import intake_fingerprint
 from kraamzorg.services import IntakeChange, intake_confirm_unchanged, intake_week_set, weeks_ahead
-from search.live import intake_group
+from search.live import intake_group, plan_group
 from tests.conftest import World
 from tests.search_world import make_postcodes
 from tests.test_consumers import close_code
@@ -138,7 +138,9 @@ def test_the_event_crosses_redis_once_addressed_to_the_weeks_groups(world: World
     intake_confirm_unchanged(by=world.planner, organisation_id=world.kraamzorg.pk,
                              versions={r.week: r.version for r in rows})  # fmt: skip
     assert len(published) == 1
-    assert published[0]["groups"] == [intake_group(world.kraamzorg.pk, w) for w in weeks[:2]]
+    assert published[0]["groups"] == [intake_group(world.kraamzorg.pk, w) for w in weeks[:2]] + [
+        plan_group(world.kraamzorg.pk)  # the organisation's open planner pages (test_kraamzorg_plan_live.py)
+    ]
 
 
 @pytest.mark.parametrize("persona", ["midwife", "coordinator", "org_admin", "national_admin"])

@@ -244,6 +244,8 @@ SOCKETS: dict[str, frozenset[str]] = {
     "ws/search/kraamzorg/": SEARCHERS,
     "ws/statistics/<slug:region_code>/": STATS,
     "ws/alerts/": STATS,
+    "ws/kraamzorg/plan/": frozenset({"planner"}),  # their own organisation's grid only
+    "ws/statistics/<slug:region_code>/kraamzorg/": STATS,
     "ws/requests/desk/": frozenset({"staff"}),
     "ws/requests/mine/": frozenset({"midwife"}),
     "/api/v1/stream/": frozenset(),  # bearer token only: tests/test_api_stream.py
@@ -435,6 +437,8 @@ SOCKET_PATHS: dict[str, Callable[[Things], str]] = {
     ),
     "ws/statistics/<slug:region_code>/": lambda t: f"/ws/statistics/{t.world.region.code}/",
     "ws/alerts/": lambda _t: "/ws/alerts/",
+    "ws/kraamzorg/plan/": lambda _t: "/ws/kraamzorg/plan/",
+    "ws/statistics/<slug:region_code>/kraamzorg/": lambda t: f"/ws/statistics/{t.world.region.code}/kraamzorg/",
 }
 
 

@@ -63,6 +63,8 @@
   });
 
   // "12 min ago", kept current in the user's language without a round trip.
+  // Also for parts put in without htmx's swap (static/js/plan.js).
+  window.refreshRelativeTimes = function () { refreshRelativeTimes(); };
   function refreshRelativeTimes() {
     var lang = document.documentElement.lang || "nl";
     var format = window.Intl && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(lang, { numeric: "auto" }) : null;
