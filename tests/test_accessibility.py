@@ -141,6 +141,13 @@ def refusal_error(page: Any, base: str) -> None:
     page.locator(".field-error").first.wait_for()
 
 
+def shortage_error(page: Any, base: str) -> None:
+    """An empty kraamzorg shortage form sent as is: every required field says what is missing."""
+    page.goto(f"{base}/kraamzorg/shortages/new/")
+    page.locator("form.shortage-form button.primary").click()
+    page.locator(".field-error").first.wait_for()
+
+
 def units_conflict(world: World) -> Callable[[Any, str], None]:
     """Someone else saves the NICU while the page is open: saving it shows the conflict message."""
 
@@ -212,6 +219,9 @@ def visits(world: World, screen_token: str) -> list[Visit]:
         Visit("kraamzorg tab", "midwife", goto("/search/kraamzorg/")),
         Visit("kraamzorg tab, results", "midwife", goto(f"/search/kraamzorg/?pc4=3584&due={weeks_ahead()[1]}")),
         Visit("kraamzorg tab, errors", "midwife", goto("/search/kraamzorg/?pc4=0000&due=2000-01-01")),
+        Visit("kraamzorg shortage form", "midwife", goto("/kraamzorg/shortages/new/?pc4=3584")),
+        Visit("kraamzorg shortage form, errors", "midwife", shortage_error),
+        Visit("my kraamzorg shortages", "midwife", goto("/kraamzorg/shortages/")),
         Visit("statistics", "coordinator", goto(f"/statistics/{region}/")),
         Visit("quarterly report", "coordinator", goto(f"/statistics/{region}/report/")),
         Visit("after a refusal", "coordinator", goto(f"/statistics/{region}/outcomes/")),
