@@ -21,8 +21,9 @@ from datetime import date, datetime, timedelta
 from django.db.models import Sum
 from django.utils import timezone
 
+from core.geo import distance_km
 from core.time import ZONE
-from hospitals.models import Organisation, Postcode, Region
+from hospitals.models import Location, Organisation, Postcode, Region
 from kraamzorg.models import WEEKS_AHEAD, IntakeWeek, ShortageWeekly, WorkArea, monday_of
 from kraamzorg.selectors import is_stale
 
@@ -74,6 +75,28 @@ def _region_pc4s(region: Region) -> set[str]:
     )
 
 
+def vsv_pc4s(region: Region, vsv_id: int) -> set[str]:
+    """The postcode areas of one VSV of the region: those (served in the region, or with shortages
+    there) whose nearest active location with a VSV in the region belongs to it. The rule by which a
+    practice without a chosen VSV gets one (``hospitals.selectors.practice_vsv_ids``); no source
+    gives a VSV's postcode areas."""
+    places = list(
+        Location.objects.filter(region=region, vsv__isnull=False, active=True).values_list(
+            "latitude", "longitude", "vsv_id"
+        )
+    )
+    if not places:
+        return set()
+    candidates = _region_pc4s(region) | set(
+        ShortageWeekly.objects.filter(region=region).values_list("pc4", flat=True).distinct()
+    )
+    return {
+        pc4
+        for pc4, lat, lon in Postcode.objects.filter(pk__in=candidates).values_list("pk", "latitude", "longitude")
+        if min(places, key=lambda c: distance_km(lat, lon, c[0], c[1]))[2] == vsv_id
+    }
+
+
 def regions_covered_by(organisation_id: int) -> set[int]:
     """The regions whose coverage map counts this organisation: those with a kraamzorg organisation
     serving one of its PC4s (its own region too, when it serves any). One query."""
@@ -85,14 +108,19 @@ def regions_covered_by(organisation_id: int) -> set[int]:
     )
 
 
-def shortage_grid(region: Region, first: date, last: date, municipality: str | None = None) -> ShortageGrid:
+def shortage_grid(
+    region: Region, first: date, last: date, municipality: str | None = None, within: set[str] | None = None
+) -> ShortageGrid:
     """The shortages the region registered for due weeks ``first`` to ``last`` (Mondays, inclusive).
 
     Rows: every municipality of the region (``region_municipalities``), or with ``municipality``
-    its PC4 areas (served or with shortages). Three grouped reads of the rollup.
+    its PC4 areas (served or with shortages). ``within``: only these PC4s (a VSV's, ``vsv_pc4s``).
+    Three grouped reads of the rollup.
     """
     weeks = mondays(first, last)
     rows = ShortageWeekly.objects.filter(region=region, due_week__gte=first, due_week__lte=last).order_by()
+    if within is not None:
+        rows = rows.filter(pc4__in=within)
     if municipality is not None:
         rows = rows.filter(municipality=municipality)
         pc4s = set(
@@ -109,7 +137,12 @@ def shortage_grid(region: Region, first: date, last: date, municipality: str | N
         )
     }
     areas = {area for area, _w in counts}
-    areas |= pc4s if municipality is not None else set(region_municipalities(region))
+    if within is not None:
+        pc4s &= within
+        served = set(Postcode.objects.filter(pk__in=within).values_list("municipality", flat=True))
+    else:
+        served = set(region_municipalities(region))
+    areas |= pc4s if municipality is not None else served
     vulnerable = dict(rows.values_list("vulnerable").annotate(n=Sum("count")).values_list("vulnerable", "n"))
     reasons = dict(rows.values_list("reason").annotate(n=Sum("count")).values_list("reason", "n"))
     return ShortageGrid(weeks=weeks, areas=sorted(areas), counts=counts, vulnerable=vulnerable, reasons=reasons)
@@ -155,7 +188,9 @@ def has_room(row: IntakeWeek | None, now: datetime) -> bool | None:
     return row.status in (IntakeWeek.Status.OPEN, IntakeWeek.Status.LIMITED) and row.families > 0
 
 
-def coverage(region: Region, municipality: str | None = None, now: datetime | None = None) -> Coverage:
+def coverage(
+    region: Region, municipality: str | None = None, now: datetime | None = None, within: set[str] | None = None
+) -> Coverage:
     """The region's work areas × the coming twelve due weeks.
 
     Areas are the PC4s the region's kraamzorg organisations serve, grouped per municipality (or,
@@ -167,6 +202,8 @@ def coverage(region: Region, municipality: str | None = None, now: datetime | No
     monday = this_monday(now)
     weeks = [monday + timedelta(weeks=i) for i in range(WEEKS_AHEAD)]
     pc4s = _region_pc4s(region)
+    if within is not None:
+        pc4s &= within
     municipality_of = dict(Postcode.objects.filter(pk__in=pc4s).values_list("pk", "municipality"))
     if municipality is not None:
         pc4s = {p for p in pc4s if municipality_of.get(p, UNKNOWN_MUNICIPALITY) == municipality}

@@ -19,9 +19,9 @@ from datetime import date, timedelta
 
 from django.utils.translation import gettext as _
 
-from hospitals.models import Region
+from hospitals.models import VSV, Region
 from kraamzorg.models import Shortage, monday_of
-from kraamzorg.regional import UNKNOWN_MUNICIPALITY, Coverage, CoverageCell, coverage, shortage_grid
+from kraamzorg.regional import UNKNOWN_MUNICIPALITY, Coverage, CoverageCell, coverage, shortage_grid, vsv_pc4s
 from refusals.exports import Table
 from refusals.outcomes import Cell, is_small, suppress
 from refusals.statistics import Period
@@ -60,6 +60,7 @@ class KraamzorgFigures:
     weeks: list[date]
     municipality: str | None
     suppressed: bool
+    vsv: str = ""  # the VSV whose postcode areas alone are shown, or "" for the whole region
     rows: list[AreaRow] = field(default_factory=list)
     week_totals: list[Figure] = field(default_factory=list)
     total: Figure = field(default_factory=lambda: Figure(Cell("total", "", 0), 0))
@@ -132,12 +133,20 @@ def suppress_grid(rows: list[AreaRow], total: Figure) -> None:
 
 
 def kraamzorg_figures(
-    region: Region, first: date, last: date, *, municipality: str | None = None, suppressed: bool
+    region: Region,
+    first: date,
+    last: date,
+    *,
+    municipality: str | None = None,
+    vsv: VSV | None = None,
+    suppressed: bool,
 ) -> KraamzorgFigures:
-    grid = shortage_grid(region, first, last, municipality)
+    within = vsv_pc4s(region, vsv.pk) if vsv is not None else None
+    grid = shortage_grid(region, first, last, municipality, within)
     result = KraamzorgFigures(
-        region=region, first=first, last=last, weeks=grid.weeks, municipality=municipality, suppressed=suppressed
-    )
+        region=region, first=first, last=last, weeks=grid.weeks, municipality=municipality, suppressed=suppressed,
+        vsv=vsv.name if vsv is not None else "",
+    )  # fmt: skip
     for area in grid.areas:
         pairs = [grid.counts.get((area, w), (0, 0)) for w in grid.weeks]
         figures = [Figure(Cell(str(w), "", n), hours) for w, (n, hours) in zip(grid.weeks, pairs, strict=True)]
@@ -171,7 +180,7 @@ def kraamzorg_figures(
     yes, no = result.vulnerable[0], result.vulnerable[1]
     if yes.count + no.count and not (yes.suppressed or no.suppressed):
         result.vulnerable_share = round(100 * yes.count / (yes.count + no.count))
-    result.coverage = coverage(region, municipality)
+    result.coverage = coverage(region, municipality, within=within)
     return result
 
 
@@ -209,6 +218,7 @@ def tables(result: KraamzorgFigures) -> list[Table]:
             [_("From due week"), result.first],
             [_("To due week (its Monday)"), result.last],
             [_("Municipality"), result.municipality if result.municipality is not None else ""],
+            [_("VSV"), result.vsv],
             [_("Shortages"), result.total.cell.value],
             [_("Hours short"), result.total.hours_value],
             [_("Hours short per shortage"), "" if result.average_hours_short is None else result.average_hours_short],

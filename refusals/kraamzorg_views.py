@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET
 from core.forms import TiedErrorsMixin, form_field
 from hospitals import audit
 from hospitals.http import AuthenticatedRequest
-from hospitals.models import AccessLog, Region
+from hospitals.models import VSV, AccessLog, Region
 from hospitals.permissions import can_view_statistics
 from kraamzorg.regional import MAX_WEEKS, default_weeks, region_municipalities
 from refusals.kraamzorg_statistics import KraamzorgFigures, kraamzorg_figures, tables, week_label
@@ -67,6 +67,13 @@ class KraamzorgFilterForm(TiedErrorsMixin, forms.Form):
         required=False,
         help_text=gettext_lazy("One municipality: its postcode areas one by one."),
     )
+    vsv = forms.ModelChoiceField(
+        label=gettext_lazy("VSV"),
+        queryset=VSV.objects.none(),
+        required=False,
+        empty_label=gettext_lazy("the whole region"),
+        help_text=gettext_lazy("Only the postcode areas nearest to the VSV's locations."),
+    )
 
     def __init__(self, *args: Any, region: Region, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -74,6 +81,9 @@ class KraamzorgFilterForm(TiedErrorsMixin, forms.Form):
         field = form_field(self, "municipality", forms.ChoiceField)
         field.choices = [("", _("all municipalities")), *[(m, m) for m in names if m]]
         field.error_messages["invalid_choice"] = _("Choose one of the listed municipalities.")
+        vsv = form_field(self, "vsv", forms.ModelChoiceField)
+        vsv.queryset = VSV.objects.filter(region=region).order_by("name")
+        vsv.error_messages["invalid_choice"] = _("Choose one of the VSVs of this region.")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -110,6 +120,7 @@ def region_kraamzorg(request: AuthenticatedRequest, region_code: str) -> HttpRes
         form.cleaned_data["first"],
         form.cleaned_data["last"],
         municipality=municipality,
+        vsv=form.cleaned_data.get("vsv"),
         suppressed=must_suppress(user, region),
     )
     fmt = request.GET.get("format", "")
@@ -133,6 +144,7 @@ def region_kraamzorg(request: AuthenticatedRequest, region_code: str) -> HttpRes
             region=region.code,
             weeks=f"{week_label(result.first)}..{week_label(result.last)}",
             municipality=municipality,
+            vsv=form.cleaned_data["vsv"].pk if form.cleaned_data.get("vsv") else None,
             format=fmt if export else "",
         ),
     )

@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from hospitals.models import AccessLog, Organisation, Postcode, User
+from hospitals.models import VSV, AccessLog, Location, Organisation, Postcode, User
 from kraamzorg import aggregation
 from kraamzorg.models import IntakeWeek, Shortage, WorkArea
 from kraamzorg.regional import this_monday
@@ -319,3 +319,30 @@ def test_only_get(world: World, client_for: Any) -> None:
 def test_the_refusal_statistics_link_to_the_page(world: World, client_for: Any) -> None:
     body = client_for(world.coordinator).get("/statistics/midden/").content.decode()
     assert 'href="/statistics/midden/kraamzorg/"' in body
+
+
+def test_a_vsv_sees_the_postcode_areas_nearest_to_its_locations(
+    world: World, client_for: Any, shortages: None, intake: None
+) -> None:
+    east = VSV.objects.create(name="VSV Utrecht-Oost", region=world.region)
+    west = VSV.objects.create(name="VSV Utrecht-West", region=world.region)
+    Location.objects.filter(pk=world.location.pk).update(vsv=east)  # 52.087, 5.18
+    Location.objects.filter(pk=world.other_location.pk).update(vsv=west)  # 52.08, 5.14
+    Postcode.objects.filter(pk__in=["3584", "3585"]).update(latitude=52.087, longitude=5.19)
+    Postcode.objects.filter(pk__in=["3432", "3991"]).update(latitude=52.08, longitude=5.12)
+    client = english(client_for(world.coordinator))
+    result = client.get(URL, {"vsv": east.pk}).context["result"]
+    assert [r.area for r in result.rows] == ["Utrecht"]
+    assert (result.total.cell.count, result.total.hours) == (12, 244)
+    assert [r.area for r in result.coverage.rows] == ["Utrecht"]
+    assert result.vsv == "VSV Utrecht-Oost"
+    result = client.get(URL, {"vsv": west.pk}).context["result"]
+    assert [r.area for r in result.rows] == ["Houten", "Nieuwegein"]
+    assert [r.area for r in result.coverage.rows] == ["Nieuwegein"]  # Houten has shortages, no work area
+    # The file says which VSV (English: comma-separated); a VSV of another region is refused at the field.
+    text = client.get(URL, {"vsv": east.pk, "format": "csv"}).content.decode("utf-8-sig")
+    assert ["VSV", "VSV Utrecht-Oost"] in list(csv.reader(io.StringIO(text)))
+    elsewhere = VSV.objects.create(name="VSV Leiden", region=world.other_region)
+    response = client.get(URL, {"vsv": elsewhere.pk})
+    assert response.status_code == 400 and "Choose one of the VSVs of this region." in response.content.decode()
+    assert AccessLog.objects.filter(what="kraamzorg statistics", scope__contains=f"vsv={east.pk}").exists()
