@@ -340,7 +340,7 @@ def test_a_vsv_sees_the_postcode_areas_nearest_to_its_locations(
     assert [r.area for r in result.rows] == ["Houten", "Nieuwegein"]
     assert [r.area for r in result.coverage.rows] == ["Nieuwegein"]  # Houten has shortages, no work area
     # The file says which VSV (English: comma-separated); a VSV of another region is refused at the field.
-    text = client.get(URL, {"vsv": east.pk, "format": "csv"}).content.decode("utf-8-sig")
+    text = client.get(URL, {"vsv": str(east.pk), "format": "csv"}).content.decode("utf-8-sig")
     assert ["VSV", "VSV Utrecht-Oost"] in list(csv.reader(io.StringIO(text)))
     elsewhere = VSV.objects.create(name="VSV Leiden", region=world.other_region)
     response = client.get(URL, {"vsv": elsewhere.pk})
