@@ -6,7 +6,7 @@ version checked, a history row per week written, and ``signals.intake_changed`` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -76,17 +76,6 @@ def _may_write(by: User, organisation_id: int, api_token: IntakeToken | None) ->
     if api_token is not None:
         return can_plan_intake_by_token(api_token, organisation_id)
     return can_plan_intake(by, organisation_id)
-
-
-def _as_dict(change: IntakeChange) -> dict[str, object]:
-    """A normalised change as ``IntakeWeek.as_dict`` gives the stored figures."""
-    return {
-        "families": change.families,
-        "hours": change.hours,
-        "minimum_hours": change.minimum_hours,
-        "status": change.status,
-        "reason": change.reason,
-    }
 
 
 def _confirm_rows(
@@ -166,7 +155,7 @@ def intake_week_set(
     with transaction.atomic(durable=True):
         row = IntakeWeek.objects.select_for_update().filter(organisation_id=organisation_id, week=week).first()
         if (row.version if row else 0) != expected_version:
-            if retry_confirms and row is not None and row.as_dict() == _as_dict(change):
+            if retry_confirms and row is not None and row.as_dict() == asdict(change):
                 return _confirm_rows([row], by=by, source=source, api_token=api_token, now=now, week_ids=[week],
                                      organisation_id=organisation_id)[0]  # fmt: skip
             raise IntakeVersionConflict([row] if row else [])

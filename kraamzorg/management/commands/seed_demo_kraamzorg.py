@@ -9,7 +9,6 @@ Idempotent: run it again and it refreshes the figures, never duplicates the orga
 
 from __future__ import annotations
 
-import math
 import random
 from collections import defaultdict
 from datetime import timedelta
@@ -19,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from core.geo import distance_km
 from hospitals.models import Location, Organisation, Postcode, Region, User
 from kraamzorg.models import IntakeWeek, Shortage, WorkArea
 from kraamzorg.services import IntakeChange, intake_week_set, weeks_ahead
@@ -28,9 +28,8 @@ PER_REGION = 3  # organisations per region (fewer where the region has fewer cit
 PLANNER_PASSWORD = "demo-wachtwoord-2026"  # noqa: S105 - the demo password (seed_demo), never used in production
 
 
-def _distance(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Equirectangular distance in degrees-ish: enough to find the nearest city."""
-    return math.hypot((a[0] - b[0]), (a[1] - b[1]) * math.cos(math.radians(a[0])))
+# seed_demo's organisation serves the postcode areas within this distance of its base.
+NEAR_BASE_KM = 9
 
 
 class Command(BaseCommand):
@@ -105,7 +104,7 @@ class Command(BaseCommand):
     ) -> None:
         areas: set[tuple[int, str]] = set()
         for pc4, lat, lon in postcodes:
-            ranked = sorted(centres, key=lambda c: _distance((lat, lon), c[2]))
+            ranked = sorted(centres, key=lambda c: distance_km(lat, lon, *c[2]))
             areas.add((organisations[ranked[0][1]].pk, pc4))
             # Some areas are served by a neighbouring organisation too, as in practice.
             if len(ranked) > 1 and rng.random() < 0.35:
@@ -151,7 +150,7 @@ class Command(BaseCommand):
             if planner is None or organisation.pc4 not in where:
                 continue
             base = where[organisation.pc4]
-            near = [pc4 for pc4, point in where.items() if _distance(base, point) < 0.08]
+            near = [pc4 for pc4, point in where.items() if distance_km(*base, *point) < NEAR_BASE_KM]
             WorkArea.objects.bulk_create(
                 [WorkArea(organisation=organisation, pc4=pc4) for pc4 in near], ignore_conflicts=True
             )
